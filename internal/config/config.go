@@ -1,0 +1,262 @@
+// Package config reads the service's configuration from the environment, validates it once at
+// start-up, and decides between sandbox mode (no upstream configured: embedded sandbox and
+// generated development keys) and upstream mode (every credential and key must be given).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/gopay-miniapp/bff/internal/seal"
+)
+
+// Config is every setting of the service. The help tag is what `server -help` prints; the
+// secret tag keeps a value out of logs.
+type Config struct {
+	HTTPAddr              string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080" help:"address the API listens on"`
+	HTTPReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s" help:"time to read request headers"`
+	HTTPReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"10s" help:"time to read a whole request"`
+	HTTPWriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s" help:"time to handle a request and write the answer; above the upstream retry budget"`
+	HTTPIdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" help:"keep-alive idle time"`
+	HTTPMaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"65536" help:"largest accepted request body; larger ones get 413"`
+	ShutdownTimeout       time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long shutdown waits for in-flight requests"`
+
+	DatabaseURL      string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/gopay_bff?sslmode=disable" secret:"url" help:"PostgreSQL connection URL"`
+	DatabaseMaxConns int32  `env:"DATABASE_MAX_CONNS" envDefault:"10" help:"pool size"`
+	RedisURL         string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" secret:"url" help:"Redis connection URL"`
+	RedisKeyPrefix   string `env:"REDIS_KEY_PREFIX" envDefault:"bff:" help:"prefix of every Redis key this service writes"`
+
+	SandboxAddr string `env:"SANDBOX_ADDR" envDefault:"127.0.0.1:8081" help:"address of the embedded upstream sandbox (sandbox mode only)"`
+
+	GoPayBaseURL      string        `env:"GOPAY_BASE_URL" help:"GoPay mini app backend, e.g. https://public-mini-app-merchants.gopayapi.com; unset = sandbox mode"`
+	GoPayClientID     string        `env:"GOPAY_CLIENT_ID" help:"Basic auth user for the GoPay mini app backend"`
+	GoPayClientSecret string        `env:"GOPAY_CLIENT_SECRET" secret:"true" help:"Basic auth password for the GoPay mini app backend"`
+	GoPayTimeout      time.Duration `env:"GOPAY_TIMEOUT" envDefault:"5s" help:"timeout of one GoPay call attempt"`
+	GoPayMaxAttempts  int           `env:"GOPAY_MAX_ATTEMPTS" envDefault:"3" help:"attempts per GoPay call; only 5xx and network errors are retried"`
+
+	EncryptionKeys string        `env:"ENCRYPTION_KEYS" secret:"true" help:"AES-256 keys for data at rest, id:base64(32 bytes), comma-separated; the first encrypts, all decrypt"`
+	BlindIndexKey  string        `env:"BLIND_INDEX_KEY" secret:"true" help:"base64(32 bytes) HMAC key that lets the database spot a bank account linked twice; never rotate without re-indexing"`
+	SessionKeys    string        `env:"SESSION_KEYS" secret:"true" help:"HMAC keys for session tokens, id:base64(32 bytes), comma-separated; the first signs, all verify"`
+	SessionTTL     time.Duration `env:"SESSION_TTL" envDefault:"15m" help:"session token lifetime"`
+
+	IdempotencyTTL     time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h" help:"how long a completed request is replayed for its idempotency key"`
+	IdempotencyLockTTL time.Duration `env:"IDEMPOTENCY_LOCK_TTL" envDefault:"60s" help:"how long an in-progress key is held if its instance dies; above HTTP_WRITE_TIMEOUT"`
+
+	DevStateDir string `env:"DEV_STATE_DIR" envDefault:".dev" help:"sandbox mode: where generated development keys are kept"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
+	LogFormat   string `env:"LOG_FORMAT" envDefault:"json" help:"json or console"`
+
+	// DevKeysFile is set when sandbox mode filled keys from the development key file.
+	DevKeysFile string `env:"-"`
+}
+
+// Sandbox reports whether the service plays its own upstreams.
+func (c *Config) Sandbox() bool { return c.GoPayBaseURL == "" }
+
+// Load reads the configuration through getenv, fills development keys in sandbox mode, and
+// validates the result.
+func Load(getenv func(string) string) (*Config, error) {
+	environ := map[string]string{}
+	params, err := env.GetFieldParams(&Config{})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			environ[p.Key] = v
+		}
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if c.Sandbox() {
+		if err := c.fillDevKeys(); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	for name, addr := range map[string]string{"HTTP_ADDR": c.HTTPAddr, "SANDBOX_ADDR": c.SandboxAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(name, "want host:port, got %q", addr)
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"HTTP_READ_HEADER_TIMEOUT": c.HTTPReadHeaderTimeout, "HTTP_READ_TIMEOUT": c.HTTPReadTimeout,
+		"HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout,
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "GOPAY_TIMEOUT": c.GoPayTimeout, "SESSION_TTL": c.SessionTTL,
+		"IDEMPOTENCY_TTL": c.IdempotencyTTL, "IDEMPOTENCY_LOCK_TTL": c.IdempotencyLockTTL,
+	} {
+		if d <= 0 {
+			bad(name, "must be positive")
+		}
+	}
+	if c.IdempotencyLockTTL <= c.HTTPWriteTimeout {
+		bad("IDEMPOTENCY_LOCK_TTL", "must exceed HTTP_WRITE_TIMEOUT (%s), or a slow request could run twice", c.HTTPWriteTimeout)
+	}
+	if c.HTTPMaxBodyBytes < 1024 || c.HTTPMaxBodyBytes > 10<<20 {
+		bad("HTTP_MAX_BODY_BYTES", "must be between 1024 and 10485760")
+	}
+	if c.DatabaseMaxConns < 1 {
+		bad("DATABASE_MAX_CONNS", "must be at least 1")
+	}
+	if c.GoPayMaxAttempts < 1 || c.GoPayMaxAttempts > 10 {
+		bad("GOPAY_MAX_ATTEMPTS", "must be between 1 and 10")
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL", "want postgres://user@host:port/db")
+	}
+	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		bad("REDIS_URL", "want redis://host:port/db")
+	}
+	if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
+		bad("LOG_LEVEL", "want debug, info, warn or error")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		bad("LOG_FORMAT", "want json or console")
+	}
+	if !c.Sandbox() {
+		if err := checkUpstreamURL(c.GoPayBaseURL); err != nil {
+			bad("GOPAY_BASE_URL", "%v", err)
+		}
+		if c.GoPayClientID == "" || c.GoPayClientSecret == "" {
+			errs = append(errs, errors.New("GOPAY_CLIENT_ID and GOPAY_CLIENT_SECRET are required once GOPAY_BASE_URL is set"))
+		}
+		for _, name := range []string{"ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "SESSION_KEYS"} {
+			if c.secretValue(name) == "" {
+				bad(name, "required once GOPAY_BASE_URL is set (development keys are for sandbox mode only)")
+			}
+		}
+	}
+	if _, err := seal.ParseKeys(c.EncryptionKeys, 32); c.EncryptionKeys != "" && err != nil {
+		bad("ENCRYPTION_KEYS", "%v", err)
+	}
+	if _, err := seal.ParseKeys(c.SessionKeys, 32); c.SessionKeys != "" && err != nil {
+		bad("SESSION_KEYS", "%v", err)
+	}
+	if _, err := c.BlindIndexKeyBytes(); c.BlindIndexKey != "" && err != nil {
+		bad("BLIND_INDEX_KEY", "%v", err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) secretValue(name string) string {
+	switch name {
+	case "ENCRYPTION_KEYS":
+		return c.EncryptionKeys
+	case "BLIND_INDEX_KEY":
+		return c.BlindIndexKey
+	case "SESSION_KEYS":
+		return c.SessionKeys
+	}
+	return ""
+}
+
+// checkUpstreamURL insists on https, except for loopback hosts (a sandbox run on its own).
+func checkUpstreamURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("not an absolute URL")
+	}
+	if u.Scheme == "https" {
+		return nil
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); u.Scheme == "http" && (host == "localhost" || (ip != nil && ip.IsLoopback())) {
+		return nil
+	}
+	return fmt.Errorf("must be https (plain http only to a loopback sandbox)")
+}
+
+// BlindIndexKeyBytes decodes BLIND_INDEX_KEY.
+func (c *Config) BlindIndexKeyBytes() ([]byte, error) {
+	keys, err := seal.ParseKeys("index:"+c.BlindIndexKey, 32)
+	if err != nil {
+		return nil, errors.New(strings.TrimPrefix(err.Error(), `key "index": `))
+	}
+	return keys[0].Secret, nil
+}
+
+// LogFields describes the configuration for the start-up log line, secrets masked.
+func (c *Config) LogFields() []zap.Field {
+	var fields []zap.Field
+	v := reflect.ValueOf(*c)
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" || name == "-" {
+			continue
+		}
+		val := fmt.Sprint(v.Field(i).Interface())
+		switch f.Tag.Get("secret") {
+		case "true":
+			val = maskSecret(val)
+		case "url":
+			val = maskURL(val)
+		}
+		fields = append(fields, zap.String(name, val))
+	}
+	fields = append(fields, zap.Bool("sandbox_mode", c.Sandbox()))
+	if c.DevKeysFile != "" {
+		fields = append(fields, zap.String("dev_keys_file", c.DevKeysFile))
+	}
+	return fields
+}
+
+func maskSecret(v string) string {
+	if v == "" {
+		return "(unset)"
+	}
+	return "(set)"
+}
+
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Usage describes every variable, for `server -help`.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString("Environment variables:\n")
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" || name == "-" {
+			continue
+		}
+		fmt.Fprintf(&b, "  %-26s %s", name, f.Tag.Get("help"))
+		if d, ok := f.Tag.Lookup("envDefault"); ok {
+			fmt.Fprintf(&b, " (default %q)", d)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,102 @@
+// Package domain is the vocabulary every layer shares: the product's types and its small closed
+// set of error kinds. Gateways translate upstream answers into these kinds; the handler layer
+// maps kinds to HTTP statuses in exactly one place.
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an error by what the caller can do about it.
+type Kind int
+
+const (
+	KindInternal        Kind = iota // a bug or an unexpected failure: log it, tell the client nothing
+	KindInvalid                     // the request is malformed; Field names the culprit
+	KindUnauthenticated             // no valid session
+	KindNotFound                    // no such resource for this user
+	KindConflict                    // the same operation is already in progress
+	KindUnprocessable               // well-formed but cannot be done (expired token, reused key)
+	KindUpstream                    // an upstream rejected our call or answered nonsense: our side needs fixing
+	KindUnavailable                 // a dependency is down; retry later with the same idempotency key
+	KindTimeout                     // a dependency did not answer in time; retry with the same key
+)
+
+// Stable machine-readable codes sent to clients in problem responses. Never rename one: the
+// frontend branches on them.
+const (
+	CodeInternal            = "internal_error"
+	CodeInvalidRequest      = "invalid_request"
+	CodeUnauthenticated     = "unauthenticated"
+	CodeNotFound            = "not_found"
+	CodeAuthCodeInvalid     = "auth_code_invalid"
+	CodeAccountTokenInvalid = "account_token_not_found"
+	CodeRequestInProgress   = "request_in_progress"
+	CodeIdempotencyMismatch = "idempotency_key_reused"
+	CodeUpstreamRejected    = "upstream_rejected"
+	CodeUpstreamUnavailable = "upstream_unavailable"
+	CodeUpstreamTimeout     = "upstream_timeout"
+	CodeStoreUnavailable    = "idempotency_store_unavailable"
+)
+
+// Error is the one error type that crosses layers. Message and Field are safe to show a client;
+// Err is the cause, for the operator's log only.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+	Field   string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	msg := e.Code + ": " + e.Message
+	if e.Field != "" {
+		msg += " (field " + e.Field + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// E builds an Error; cause may be nil.
+func E(kind Kind, code, message string, cause error) *Error {
+	return &Error{Kind: kind, Code: code, Message: message, Err: cause}
+}
+
+// Invalid reports a bad request field.
+func Invalid(field, message string) *Error {
+	return &Error{Kind: KindInvalid, Code: CodeInvalidRequest, Message: message, Field: field}
+}
+
+// NotFound reports a missing resource without saying whether it exists for someone else.
+func NotFound(what string) *Error {
+	return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: what + " not found"}
+}
+
+// Unauthenticated reports a missing or bad session.
+func Unauthenticated(message string) *Error {
+	return &Error{Kind: KindUnauthenticated, Code: CodeUnauthenticated, Message: message}
+}
+
+// As returns the *Error in err's chain, or an internal error wrapping err.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Kind: KindInternal, Code: CodeInternal, Message: "internal error", Err: err}
+}
+
+// Wrap prefixes err with the operation that failed, keeping its kind. Use with defer:
+//
+//	defer domain.Wrap(&err, "LinkBankAccount")
+func Wrap(errp *error, op string) {
+	if *errp != nil {
+		*errp = fmt.Errorf("%s: %w", op, *errp)
+	}
+}

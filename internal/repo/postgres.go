@@ -1,0 +1,169 @@
+// Package repo keeps the service's state in PostgreSQL. It owns the SQL and the sealing of
+// sensitive columns: services hand it plaintext domain values and get plaintext back, and
+// nothing sensitive leaves this package unsealed on its way to disk.
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/gopay-miniapp/bff/migrations"
+)
+
+// Open connects a pool and checks the database answers.
+func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, errors.New("repo: DATABASE_URL does not parse") // the URL may hold a password: do not echo it
+	}
+	cfg.MaxConns = maxConns
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("repo: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("repo: %w", err)
+	}
+	return pool, nil
+}
+
+// IsMissingDatabase reports whether err says the database does not exist (SQLSTATE 3D000).
+func IsMissingDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "3D000"
+}
+
+// CreateDatabase creates the database named in databaseURL by connecting to the server's
+// "postgres" database. Sandbox mode uses it so `make run` works on a fresh machine.
+func CreateDatabase(ctx context.Context, databaseURL string) error {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return errors.New("repo: DATABASE_URL does not parse")
+	}
+	name := u.Path[1:]
+	u.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return fmt.Errorf("repo: create database: %w", err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created meanwhile by another instance
+		return nil
+	}
+	return err
+}
+
+func newMigrate(pool *pgxpool.Pool) (*migrate.Migrate, error) {
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		return nil, err
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	driver, err := migratepgx.WithInstance(db, &migratepgx.Config{})
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return migrate.NewWithInstance("iofs", src, "pgx5", driver)
+}
+
+// Migrate applies ("up") or rolls back one step ("down") of the embedded migrations. It takes
+// Postgres's advisory lock, so instances starting together apply them once.
+func Migrate(pool *pgxpool.Pool, direction string) (err error) {
+	m, err := newMigrate(pool)
+	if err != nil {
+		return fmt.Errorf("repo: migrate: %w", err)
+	}
+	defer func() {
+		if srcErr, dbErr := m.Close(); err == nil {
+			err = errors.Join(srcErr, dbErr)
+		}
+	}()
+	switch direction {
+	case "up":
+		err = m.Up()
+	case "down":
+		err = m.Steps(-1)
+	default:
+		return fmt.Errorf("repo: migrate: unknown direction %q (want up or down)", direction)
+	}
+	if errors.Is(err, migrate.ErrNoChange) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("repo: migrate %s: %w", direction, err)
+	}
+	return nil
+}
+
+// LatestMigration is the newest migration version the binary embeds.
+func LatestMigration() (uint, error) {
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	v, err := src.First()
+	if err != nil {
+		return 0, err
+	}
+	for {
+		next, err := src.Next(v)
+		if err != nil {
+			return v, nil // no next: v is the last
+		}
+		v = next
+	}
+}
+
+// CheckMigrations fails unless the database is at the binary's newest migration and clean.
+func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
+	want, err := LatestMigration()
+	if err != nil {
+		return err
+	}
+	var version int64
+	var dirty bool
+	err = pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+	if err != nil {
+		return fmt.Errorf("no migration applied: %w", err)
+	}
+	if dirty {
+		return fmt.Errorf("migration %d is dirty: fix it by hand, then `server migrate up`", version)
+	}
+	if uint(version) != want {
+		return fmt.Errorf("database at migration %d, binary wants %d", version, want)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction and commits it, rolling back on any error. Commit's own
+// error is returned, never dropped.
+func inTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) (err error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
