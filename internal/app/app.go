@@ -1,0 +1,235 @@
+// Package app wires the service together in dependency order and runs it: Postgres (with
+// migrations), Redis, keys, the embedded sandbox in sandbox mode, gateways, repositories,
+// services and the HTTP server, with a graceful shutdown that drains in-flight requests.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/gopay-miniapp/bff/internal/config"
+	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
+	"github.com/gopay-miniapp/bff/internal/gateway/upstream"
+	"github.com/gopay-miniapp/bff/internal/handler"
+	"github.com/gopay-miniapp/bff/internal/idempotency"
+	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/repo"
+	"github.com/gopay-miniapp/bff/internal/sandbox"
+	"github.com/gopay-miniapp/bff/internal/seal"
+	"github.com/gopay-miniapp/bff/internal/service"
+	"github.com/gopay-miniapp/bff/internal/session"
+)
+
+// App is a running service instance.
+type App struct {
+	cfg     *config.Config
+	log     *zap.Logger
+	pool    *pgxpool.Pool
+	rdb     *redis.Client
+	server  *http.Server
+	ln      net.Listener
+	Metrics *metrics.Metrics
+
+	// Sandbox is the embedded upstream sandbox, nil in upstream mode.
+	Sandbox    *sandbox.Sandbox
+	sandboxSrv *http.Server
+	sandboxLn  net.Listener
+}
+
+// What to do when a dependency is down, printed as it is so `make run` tells the user.
+const (
+	postgresHelp = "start PostgreSQL with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start   (or point DATABASE_URL at a running server)"
+	redisHelp    = "start Redis with: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log   (or point REDIS_URL at a running server)"
+)
+
+// New builds every dependency and binds the listeners; Serve starts answering.
+func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (a *App, err error) {
+	a = &App{cfg: cfg, log: log, Metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+
+	if a.pool, err = openPostgres(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	if err = repo.Migrate(a.pool, "up"); err != nil {
+		return nil, err
+	}
+	if a.rdb, err = openRedis(ctx, cfg.RedisURL); err != nil {
+		return nil, err
+	}
+
+	encKeys, err := seal.ParseKeys(cfg.EncryptionKeys, 32)
+	if err != nil {
+		return nil, fmt.Errorf("ENCRYPTION_KEYS: %w", err)
+	}
+	ring, err := seal.NewKeyring(encKeys)
+	if err != nil {
+		return nil, err
+	}
+	indexKey, err := cfg.BlindIndexKeyBytes()
+	if err != nil {
+		return nil, fmt.Errorf("BLIND_INDEX_KEY: %w", err)
+	}
+	sessionKeys, err := seal.ParseKeys(cfg.SessionKeys, 32)
+	if err != nil {
+		return nil, fmt.Errorf("SESSION_KEYS: %w", err)
+	}
+	signer, err := session.NewSigner(sessionKeys, cfg.SessionTTL, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	gopayURL := cfg.GoPayBaseURL
+	if cfg.Sandbox() {
+		if gopayURL, err = a.startSandbox(); err != nil {
+			return nil, err
+		}
+	}
+	gopayClient := gopay.New(upstream.New(upstream.Options{
+		Name: "gopay", Timeout: cfg.GoPayTimeout, MaxAttempts: cfg.GoPayMaxAttempts, Metrics: a.Metrics, Log: log,
+	}), gopayURL, cfg.GoPayClientID, cfg.GoPayClientSecret, log)
+
+	users := repo.NewUsers(a.pool, ring)
+	accounts := repo.NewBankAccounts(a.pool, ring, indexKey)
+	e, err := handler.New(handler.Deps{
+		Sessions:     service.NewSessions(gopayClient, users, signer),
+		BankAccounts: service.NewBankAccounts(gopayClient, accounts),
+		Signer:       signer,
+		Idempotency:  idempotency.NewStore(a.rdb, cfg.RedisKeyPrefix, cfg.IdempotencyTTL, cfg.IdempotencyLockTTL),
+		Readiness: []handler.ReadinessCheck{
+			{Name: "postgres", Check: a.pool.Ping},
+			{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
+			{Name: "migrations", Check: func(ctx context.Context) error { return repo.CheckMigrations(ctx, a.pool) }},
+		},
+		Metrics:      a.Metrics,
+		Log:          log,
+		MaxBodyBytes: cfg.HTTPMaxBodyBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.server = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	return a, nil
+}
+
+func openPostgres(ctx context.Context, cfg *config.Config, log *zap.Logger) (*pgxpool.Pool, error) {
+	pool, err := repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	if err != nil && repo.IsMissingDatabase(err) && cfg.Sandbox() {
+		log.Info("database does not exist; creating it (sandbox mode)")
+		if err = repo.CreateDatabase(ctx, cfg.DatabaseURL); err == nil {
+			pool, err = repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot use PostgreSQL: %w\n  -> %s", err, postgresHelp)
+	}
+	return pool, nil
+}
+
+func openRedis(ctx context.Context, redisURL string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, errors.New("REDIS_URL does not parse")
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, time.Second, time.Second
+	rdb := redis.NewClient(opts)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w\n  -> %s", opts.Addr, err, redisHelp)
+	}
+	return rdb, nil
+}
+
+// startSandbox serves the embedded sandbox and returns its base URL.
+func (a *App) startSandbox() (string, error) {
+	a.Sandbox = sandbox.New(sandbox.Options{GoPayClientID: a.cfg.GoPayClientID, GoPayClientSecret: a.cfg.GoPayClientSecret})
+	ln, err := net.Listen("tcp", a.cfg.SandboxAddr)
+	if err != nil {
+		return "", fmt.Errorf("SANDBOX_ADDR %s: %w", a.cfg.SandboxAddr, err)
+	}
+	a.sandboxLn = ln
+	a.sandboxSrv = &http.Server{Handler: a.Sandbox.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := a.sandboxSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("sandbox stopped", zap.Error(err))
+		}
+	}()
+	url := "http://" + ln.Addr().String()
+	a.log.Warn("SANDBOX MODE: upstreams are played by the embedded sandbox; development keys in use",
+		zap.String("sandbox_url", url), zap.String("dev_keys_file", a.cfg.DevKeysFile))
+	return url, nil
+}
+
+// Addr is the address the API listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// SandboxURL is the embedded sandbox's base URL, or "" in upstream mode.
+func (a *App) SandboxURL() string {
+	if a.sandboxLn == nil {
+		return ""
+	}
+	return "http://" + a.sandboxLn.Addr().String()
+}
+
+// Serve answers requests until ctx is done, then drains in-flight requests for up to
+// SHUTDOWN_TIMEOUT and releases every resource.
+func (a *App) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- a.server.Serve(a.ln) }()
+	a.log.Info("listening", zap.String("addr", a.Addr()))
+
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down; draining in-flight requests", zap.Duration("timeout", a.cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	err := a.server.Shutdown(shutdownCtx)
+	if a.sandboxSrv != nil {
+		err = errors.Join(err, a.sandboxSrv.Shutdown(shutdownCtx))
+	}
+	a.close()
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, err)
+}
+
+func (a *App) close() {
+	if a.sandboxSrv != nil {
+		_ = a.sandboxSrv.Close()
+	} else if a.sandboxLn != nil {
+		_ = a.sandboxLn.Close()
+	}
+	if a.rdb != nil {
+		if err := a.rdb.Close(); err != nil {
+			a.log.Warn("closing redis", zap.Error(err))
+		}
+	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}

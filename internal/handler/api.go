@@ -1,0 +1,141 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/gopay-miniapp/bff/internal/api"
+	"github.com/gopay-miniapp/bff/internal/domain"
+	"github.com/gopay-miniapp/bff/internal/idempotency"
+	"github.com/gopay-miniapp/bff/internal/service"
+)
+
+// ReadinessCheck names a dependency and checks it.
+type ReadinessCheck struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// server implements the generated strict interface: HTTP in, domain calls, documented
+// responses out. Errors go back to Echo, whose error handler renders the problem.
+type server struct {
+	sessions *service.Sessions
+	accounts *service.BankAccounts
+	checks   []ReadinessCheck
+	gatherer prometheus.Gatherer
+}
+
+var _ api.StrictServerInterface = (*server)(nil)
+
+func (s *server) GetHealthz(context.Context, api.GetHealthzRequestObject) (api.GetHealthzResponseObject, error) {
+	return api.GetHealthz200JSONResponse{Status: api.Ok}, nil
+}
+
+func (s *server) GetReadyz(ctx context.Context, _ api.GetReadyzRequestObject) (api.GetReadyzResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ready := true
+	for _, c := range s.checks {
+		if err := c.Check(ctx); err != nil {
+			checks[c.Name] = err.Error()
+			ready = false
+		} else {
+			checks[c.Name] = "ok"
+		}
+	}
+	if !ready {
+		return api.GetReadyz503JSONResponse{Status: api.NotReady, Checks: checks}, nil
+	}
+	return api.GetReadyz200JSONResponse{Status: api.Ready, Checks: checks}, nil
+}
+
+func (s *server) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
+	families, err := s.gatherer.Gather()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			return nil, err
+		}
+	}
+	return api.GetMetrics200TextResponse(buf.String()), nil
+}
+
+func (s *server) CreateSession(ctx context.Context, req api.CreateSessionRequestObject) (api.CreateSessionResponseObject, error) {
+	token, exp, err := s.sessions.Open(ctx, req.Body.AuthCode, idempotency.UpstreamRequestIDFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateSession201JSONResponse{SessionToken: token, TokenType: api.Bearer, ExpiresAt: exp.UTC()}, nil
+}
+
+func (s *server) LinkBankAccount(ctx context.Context, req api.LinkBankAccountRequestObject) (api.LinkBankAccountResponseObject, error) {
+	user, err := sessionUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, created, err := s.accounts.Link(ctx, user, req.Body.AccountToken, idempotency.UpstreamRequestIDFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		return api.LinkBankAccount201JSONResponse(toAPI(a)), nil
+	}
+	return api.LinkBankAccount200JSONResponse(toAPI(a)), nil
+}
+
+func (s *server) ListBankAccounts(ctx context.Context, _ api.ListBankAccountsRequestObject) (api.ListBankAccountsResponseObject, error) {
+	user, err := sessionUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.accounts.List(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := api.ListBankAccounts200JSONResponse{Data: make([]api.BankAccount, 0, len(list))}
+	for _, a := range list {
+		out.Data = append(out.Data, toAPI(a))
+	}
+	return out, nil
+}
+
+func (s *server) DeleteBankAccount(ctx context.Context, req api.DeleteBankAccountRequestObject) (api.DeleteBankAccountResponseObject, error) {
+	user, err := sessionUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.accounts.Remove(ctx, user, req.Id); err != nil {
+		return nil, err
+	}
+	return api.DeleteBankAccount204Response{}, nil
+}
+
+// sessionUser returns the session's user. The validator authenticated every route whose
+// contract asks for a session, so its absence is a wiring bug, reported as internal.
+func sessionUser(ctx context.Context) (uuid.UUID, error) {
+	if u, ok := userFrom(ctx); ok {
+		return u, nil
+	}
+	return uuid.Nil, errors.New("no session user on an authenticated route")
+}
+
+func toAPI(a domain.BankAccount) api.BankAccount {
+	return api.BankAccount{
+		Id:                  a.ID,
+		BankCode:            a.BankCode,
+		BankAccountName:     a.AccountName,
+		MaskedAccountNumber: a.Masked(),
+		CreatedAt:           a.CreatedAt.UTC(),
+	}
+}

@@ -1,0 +1,83 @@
+// Package handler speaks HTTP: it assembles the Echo server from the generated contract,
+// validates requests against it, authenticates sessions, makes POSTs idempotent, and maps
+// errors to application/problem+json in one place. Flows live in package service.
+package handler
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	oapimw "github.com/oapi-codegen/echo-middleware"
+	"go.uber.org/zap"
+
+	"github.com/gopay-miniapp/bff/internal/api"
+	"github.com/gopay-miniapp/bff/internal/idempotency"
+	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/service"
+	"github.com/gopay-miniapp/bff/internal/session"
+)
+
+func init() {
+	// Ids are UUIDv7, which the RFC 4122 pattern rejects; a malformed id must be a 400 that
+	// names path.id, so the validator checks the format.
+	openapi3.DefineStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562))
+}
+
+// Deps is everything the HTTP layer needs.
+type Deps struct {
+	Sessions     *service.Sessions
+	BankAccounts *service.BankAccounts
+	Signer       *session.Signer
+	Idempotency  *idempotency.Store
+	Readiness    []ReadinessCheck
+	Metrics      *metrics.Metrics
+	Log          *zap.Logger
+	MaxBodyBytes int64
+}
+
+// New builds the Echo server.
+func New(d Deps) (*echo.Echo, error) {
+	if d.Sessions == nil || d.BankAccounts == nil || d.Signer == nil || d.Idempotency == nil ||
+		d.Metrics == nil || d.Log == nil || d.MaxBodyBytes <= 0 {
+		return nil, errors.New("handler.New: missing dependency")
+	}
+	spec, err := api.GetSwagger()
+	if err != nil {
+		return nil, err
+	}
+	spec.Servers = nil // match requests on any host: the spec's server URL is an example
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(d.Log)
+	e.Use(
+		requestContext(d.Log),
+		observe(d.Metrics, d.Log),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: logPanic(d.Log)}),
+		middleware.BodyLimit(strconv.FormatInt(d.MaxBodyBytes, 10)+"B"),
+		oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
+			Options: openapi3filter.Options{
+				AuthenticationFunc: authenticate(d.Signer),
+				MultiError:         false,
+			},
+			ErrorHandler:          func(_ echo.Context, err *echo.HTTPError) error { return err },
+			SilenceServersWarning: true,
+		}),
+		idempotent(d.Idempotency, d.Metrics, d.Log),
+	)
+	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, checks: d.Readiness, gatherer: d.Metrics.Registry}
+	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
+	return e, nil
+}
+
+func logPanic(log *zap.Logger) middleware.LogErrorFunc {
+	return func(c echo.Context, err error, stack []byte) error {
+		log.Error("panic serving request", zap.Error(err), zap.ByteString("stack", stack),
+			zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)))
+		return err
+	}
+}

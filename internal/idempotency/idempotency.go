@@ -1,0 +1,176 @@
+// Package idempotency remembers, in Redis shared by every instance, which requests were
+// already made under an idempotency key and what they answered. A key is claimed atomically
+// (SET NX) before the work starts, so of any number of concurrent duplicates across instances
+// exactly one runs; the others see "in progress" until it completes, and its answer after.
+package idempotency
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	// ErrInProgress: another request with this key has not finished.
+	ErrInProgress = errors.New("idempotency: a request with this key is in progress")
+	// ErrMismatch: this key was used for a different request.
+	ErrMismatch = errors.New("idempotency: key reused with a different request")
+	// ErrUnavailable: the store cannot be reached; callers must fail closed.
+	ErrUnavailable = errors.New("idempotency: store unavailable")
+)
+
+// keyPattern is the accepted shape of a client's key: 8 to 64 letters, digits, '-' or '_'.
+// It keeps Redis keys printable and bounded; a UUID fits.
+var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
+
+// ValidKey reports whether a client-supplied key is acceptable.
+func ValidKey(key string) bool { return keyPattern.MatchString(key) }
+
+// Response is a completed request's answer, replayed byte for byte.
+type Response struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type,omitempty"`
+	Location    string `json:"location,omitempty"`
+	Body        []byte `json:"body"`
+}
+
+// record is what Redis holds under a key.
+type record struct {
+	Fingerprint string    `json:"fp"`
+	Owner       string    `json:"owner,omitempty"` // set while in progress
+	Response    *Response `json:"response,omitempty"`
+}
+
+// Store keeps records in Redis under prefix.
+type Store struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	ttl     time.Duration // how long a completed answer is replayed
+	lockTTL time.Duration // how long a claim outlives an instance that died holding it
+}
+
+func NewStore(rdb redis.UniversalClient, prefix string, ttl, lockTTL time.Duration) *Store {
+	if rdb == nil || ttl <= 0 || lockTTL <= 0 {
+		panic("idempotency.NewStore: missing dependency")
+	}
+	return &Store{rdb: rdb, prefix: prefix + "idem:", ttl: ttl, lockTTL: lockTTL}
+}
+
+// Claim is the right to run the request under a key, held until Complete or Release.
+type Claim struct {
+	store *Store
+	key   string
+	value string // the exact in-progress record, compared before it is replaced
+}
+
+// Begin claims key (within scope, e.g. user and route) for a request with this fingerprint.
+// It returns a Claim when the caller should run the request, or the stored Response to
+// replay, or ErrInProgress, ErrMismatch or ErrUnavailable.
+func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Claim, *Response, error) {
+	rkey := s.prefix + scope + ":" + key
+	owner := make([]byte, 16)
+	_, _ = rand.Read(owner)
+	value, err := json.Marshal(record{Fingerprint: fingerprint, Owner: hex.EncodeToString(owner)})
+	if err != nil {
+		return nil, nil, err
+	}
+	// Two rounds: a record can expire between our SET NX and our GET.
+	for range 2 {
+		ok, err := s.rdb.SetNX(ctx, rkey, value, s.lockTTL).Result()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if ok {
+			return &Claim{store: s, key: rkey, value: string(value)}, nil, nil
+		}
+		raw, err := s.rdb.Get(ctx, rkey).Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		var rec record
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return nil, nil, fmt.Errorf("idempotency: corrupt record: %w", err)
+		}
+		switch {
+		case rec.Fingerprint != fingerprint:
+			return nil, nil, ErrMismatch
+		case rec.Response == nil:
+			return nil, nil, ErrInProgress
+		default:
+			return nil, rec.Response, nil
+		}
+	}
+	return nil, nil, ErrInProgress
+}
+
+// replaceIfOwned swaps the record only while it is still our claim, so an answer never
+// overwrites a newer claim after ours expired.
+var replaceIfOwned = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1`)
+
+// Complete stores the answer for replay.
+func (c *Claim) Complete(ctx context.Context, resp Response) error {
+	var rec record
+	if err := json.Unmarshal([]byte(c.value), &rec); err != nil {
+		return err
+	}
+	rec.Owner, rec.Response = "", &resp
+	value, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return c.swap(ctx, string(value), c.store.ttl)
+}
+
+// Release gives the key up without an answer, so a retry runs the request again. Used when
+// the request failed in a way worth retrying (5xx).
+func (c *Claim) Release(ctx context.Context) error { return c.swap(ctx, "", 0) }
+
+func (c *Claim) swap(ctx context.Context, value string, ttl time.Duration) error {
+	ok, err := replaceIfOwned.Run(ctx, c.store.rdb, []string{c.key}, c.value, value, ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if ok == 0 {
+		return errors.New("idempotency: claim expired before the request finished")
+	}
+	return nil
+}
+
+// namespace makes upstream request ids derived here distinct from any other UUIDv5.
+var namespace = uuid.MustParse("5b0f4a3e-9d43-4e8e-9a55-6c2b1f0f3d21")
+
+// UpstreamRequestID derives the id sent upstream from the client's key, so the client's retry
+// reuses it upstream and the upstream's own idempotency sees one operation.
+func UpstreamRequestID(scope, key string) string {
+	return uuid.NewSHA1(namespace, []byte(scope+"\x00"+key)).String()
+}
+
+type ctxKey struct{}
+
+// WithUpstreamRequestID stores the id a request should send upstream.
+func WithUpstreamRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// UpstreamRequestIDFrom returns the id stored by WithUpstreamRequestID, or a fresh random one:
+// without a client key a request is not idempotent, but its own retries still share an id.
+func UpstreamRequestIDFrom(ctx context.Context) string {
+	if id, ok := ctx.Value(ctxKey{}).(string); ok {
+		return id
+	}
+	return uuid.NewString()
+}

@@ -1,0 +1,67 @@
+// Package metrics defines the service's Prometheus metrics in one place. Each instance of the
+// service owns its registry, so several can run in one test process.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Upstream call outcomes, the values of the outcome label.
+const (
+	OutcomeOK           = "ok"
+	OutcomeClientError  = "client_error"
+	OutcomeServerError  = "server_error"
+	OutcomeNetworkError = "network_error"
+	OutcomeTimeout      = "timeout"
+)
+
+// Idempotency events, the values of the event label.
+const (
+	IdemStored           = "stored"
+	IdemReplayed         = "replayed"
+	IdemConflict         = "conflict"
+	IdemMismatch         = "mismatch"
+	IdemStoreUnavailable = "store_unavailable"
+)
+
+type Metrics struct {
+	Registry         *prometheus.Registry
+	HTTPRequests     *prometheus.CounterVec
+	HTTPDuration     *prometheus.HistogramVec
+	UpstreamRequests *prometheus.CounterVec
+	UpstreamDuration *prometheus.HistogramVec
+	Idempotency      *prometheus.CounterVec
+}
+
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_http_requests_total",
+			Help: "HTTP requests served, by route template, method and status.",
+		}, []string{"route", "method", "status"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bff_http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests, by route template and method.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method"}),
+		UpstreamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_upstream_requests_total",
+			Help: "Calls to upstream APIs (each retry attempt counts), by upstream, operation and outcome.",
+		}, []string{"upstream", "operation", "outcome"}),
+		UpstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bff_upstream_request_duration_seconds",
+			Help:    "Duration of upstream call attempts, by upstream, operation and outcome.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"upstream", "operation", "outcome"}),
+		Idempotency: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_idempotency_events_total",
+			Help: "Idempotency-key handling: stored, replayed, conflict (in progress), mismatch (other body), store_unavailable.",
+		}, []string{"event"}),
+	}
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,232 @@
+// Package sandbox plays the upstream APIs the service calls, faithfully and strictly: it
+// checks credentials, honours idempotency keys and answers with the documented error codes.
+// The server starts it in-process when no upstream is configured, cmd/sandbox runs it alone,
+// and tests drive the real gateways against it over HTTP. Faults (latency, 5xx, hangs) can be
+// injected per operation, and every call is counted per operation.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Operation names, as used for fault injection and call counts.
+const (
+	OpGoPayAuthToken   = "gopay.auth_token"
+	OpGoPayBankDetails = "gopay.bank_details"
+)
+
+// Options configures a Sandbox.
+type Options struct {
+	GoPayClientID     string
+	GoPayClientSecret string
+	AuthCodeTTL       time.Duration    // default 5 minutes, as GoPay documents
+	Now               func() time.Time // default time.Now
+}
+
+// Sandbox holds the upstreams' state in memory.
+type Sandbox struct {
+	opts Options
+
+	mu            sync.Mutex
+	authCodes     map[string]*authCode
+	users         map[string]*miniAppUser // by sandbox user id
+	accountTokens map[string]*accountToken
+	replays       map[string]recorded // by operation, caller and Request-Id
+	faults        map[string]Fault
+	calls         map[string]int
+	rng           *rand.Rand
+}
+
+// New returns a sandbox; it panics without GoPay credentials, which it must check.
+func New(opts Options) *Sandbox {
+	if opts.GoPayClientID == "" || opts.GoPayClientSecret == "" {
+		panic("sandbox.New: GoPay credentials required")
+	}
+	if opts.AuthCodeTTL <= 0 {
+		opts.AuthCodeTTL = 5 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Sandbox{
+		opts:          opts,
+		authCodes:     map[string]*authCode{},
+		users:         map[string]*miniAppUser{},
+		accountTokens: map[string]*accountToken{},
+		replays:       map[string]recorded{},
+		faults:        map[string]Fault{},
+		calls:         map[string]int{},
+		rng:           rand.New(rand.NewPCG(1, 2)),
+	}
+}
+
+// Handler serves every upstream the sandbox plays plus its /sandbox control endpoints.
+func (s *Sandbox) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/mini-apps/authorizations/token", s.upstream(OpGoPayAuthToken, s.gopayAuthToken))
+	mux.HandleFunc("POST /v1/mini-apps/bank-details", s.upstream(OpGoPayBankDetails, s.gopayBankDetails))
+	mux.HandleFunc("POST /sandbox/auth-codes", s.mintAuthCode)
+	mux.HandleFunc("POST /sandbox/account-tokens", s.mintAccountToken)
+	mux.HandleFunc("PUT /sandbox/faults/{operation}", s.putFault)
+	mux.HandleFunc("DELETE /sandbox/faults", s.deleteFaults)
+	mux.HandleFunc("GET /sandbox/calls", s.getCalls)
+	return mux
+}
+
+// Fault is what to do to calls of one operation before they are processed. A faulted call
+// has no effect, as a real 5xx from a gateway in front of the upstream would not.
+type Fault struct {
+	LatencyMS int     `json:"latency_ms"` // added before answering
+	ErrorRate float64 `json:"error_rate"` // share of calls answered with Status
+	FailNext  int     `json:"fail_next"`  // the next N calls are answered with Status
+	Hang      bool    `json:"hang"`       // never answer; hold the call until the caller gives up
+	Status    int     `json:"status"`     // the 5xx to answer; default 503
+}
+
+// SetFault replaces the fault of an operation.
+func (s *Sandbox) SetFault(op string, f Fault) {
+	if f.Status < 500 || f.Status > 599 {
+		f.Status = http.StatusServiceUnavailable
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[op] = f
+}
+
+// ClearFaults removes every fault.
+func (s *Sandbox) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = map[string]Fault{}
+}
+
+// Calls counts the calls an operation has received, faulted ones included.
+func (s *Sandbox) Calls(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[op]
+}
+
+// upstream wraps an upstream route: count the call, then apply the operation's fault.
+func (s *Sandbox) upstream(op string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls[op]++
+		f := s.faults[op]
+		fail := false
+		if f.FailNext > 0 {
+			f.FailNext--
+			s.faults[op] = f
+			fail = true
+		} else if f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate {
+			fail = true
+		}
+		s.mu.Unlock()
+
+		if f.Hang {
+			hang(r.Context())
+			return
+		}
+		if f.LatencyMS > 0 {
+			select {
+			case <-time.After(time.Duration(f.LatencyMS) * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if fail {
+			writeJSON(w, f.Status, map[string]any{"success": false,
+				"error": map[string]any{"code": "5xx", "description": "Injected fault"}})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// hang holds a call until the caller goes away, or a minute passes.
+func hang(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Minute):
+	}
+}
+
+func (s *Sandbox) putFault(w http.ResponseWriter, r *http.Request) {
+	var f Fault
+	if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+		http.Error(w, "body must be a fault object", http.StatusBadRequest)
+		return
+	}
+	s.SetFault(r.PathValue("operation"), f)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sandbox) deleteFaults(w http.ResponseWriter, _ *http.Request) {
+	s.ClearFaults()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sandbox) getCalls(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// recorded is an answer kept for an idempotency key.
+type recorded struct {
+	status int
+	body   []byte
+}
+
+// replayOrRecord runs fn once per (operation, caller, requestID) and replays its answer to any
+// later call with the same key. An empty requestID is not idempotent.
+func (s *Sandbox) replayOrRecord(w http.ResponseWriter, op, caller, requestID string, fn func() (int, any)) {
+	key := op + "\x00" + caller + "\x00" + requestID
+	if requestID != "" {
+		s.mu.Lock()
+		rec, ok := s.replays[key]
+		s.mu.Unlock()
+		if ok {
+			writeRaw(w, rec.status, rec.body)
+			return
+		}
+	}
+	status, v := fn()
+	body, _ := json.Marshal(v)
+	if requestID != "" {
+		s.mu.Lock()
+		s.replays[key] = recorded{status: status, body: body}
+		s.mu.Unlock()
+	}
+	writeRaw(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, _ := json.Marshal(v)
+	writeRaw(w, status, body)
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,106 @@
+// Package service holds the product's flows and their rules: opening a session, linking,
+// listing and removing bank accounts. It speaks domain types; the gateways and repositories
+// it is given do the talking to upstreams and to the database.
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gopay-miniapp/bff/internal/domain"
+	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
+)
+
+// GoPay is the part of the GoPay mini app backend the flows use.
+type GoPay interface {
+	ExchangeAuthCode(ctx context.Context, authCode, requestID string) (gopay.Authorization, error)
+	BankDetails(ctx context.Context, accountToken, requestID string) (domain.BankDetails, error)
+}
+
+// UserStore keeps users and their sealed GoPay auth tokens.
+type UserStore interface {
+	Upsert(ctx context.Context, gopayAccountID, authToken string) (domain.User, error)
+}
+
+// BankAccountStore keeps linked bank accounts.
+type BankAccountStore interface {
+	Upsert(ctx context.Context, userID uuid.UUID, d domain.BankDetails) (domain.BankAccount, bool, error)
+	List(ctx context.Context, userID uuid.UUID) ([]domain.BankAccount, error)
+	Delete(ctx context.Context, userID, id uuid.UUID) error
+}
+
+// SessionIssuer signs session tokens.
+type SessionIssuer interface {
+	Issue(userID uuid.UUID) (string, time.Time, error)
+}
+
+// Sessions opens sessions for mini app users.
+type Sessions struct {
+	gopay  GoPay
+	users  UserStore
+	issuer SessionIssuer
+}
+
+func NewSessions(g GoPay, users UserStore, issuer SessionIssuer) *Sessions {
+	if g == nil || users == nil || issuer == nil {
+		panic("service.NewSessions: nil dependency")
+	}
+	return &Sessions{gopay: g, users: users, issuer: issuer}
+}
+
+// Open exchanges the frontend's auth code with GoPay, keeps the user's auth token, and
+// returns a session token.
+func (s *Sessions) Open(ctx context.Context, authCode, requestID string) (token string, expiresAt time.Time, err error) {
+	defer domain.Wrap(&err, "Sessions.Open")
+	if authCode == "" {
+		return "", time.Time{}, domain.Invalid("auth_code", "auth_code is required")
+	}
+	authz, err := s.gopay.ExchangeAuthCode(ctx, authCode, requestID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	user, err := s.users.Upsert(ctx, authz.GoPayAccountID, authz.AuthToken)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.issuer.Issue(user.ID)
+}
+
+// BankAccounts links and manages a user's bank accounts.
+type BankAccounts struct {
+	gopay    GoPay
+	accounts BankAccountStore
+}
+
+func NewBankAccounts(g GoPay, accounts BankAccountStore) *BankAccounts {
+	if g == nil || accounts == nil {
+		panic("service.NewBankAccounts: nil dependency")
+	}
+	return &BankAccounts{gopay: g, accounts: accounts}
+}
+
+// Link exchanges an account token for the bank details and stores them. It stores nothing
+// unless the exchange succeeded; created is false when the account was already linked.
+func (s *BankAccounts) Link(ctx context.Context, userID uuid.UUID, accountToken, requestID string) (a domain.BankAccount, created bool, err error) {
+	defer domain.Wrap(&err, "BankAccounts.Link")
+	if accountToken == "" {
+		return a, false, domain.Invalid("account_token", "account_token is required")
+	}
+	details, err := s.gopay.BankDetails(ctx, accountToken, requestID)
+	if err != nil {
+		return a, false, err
+	}
+	return s.accounts.Upsert(ctx, userID, details)
+}
+
+// List returns the user's accounts, newest first.
+func (s *BankAccounts) List(ctx context.Context, userID uuid.UUID) ([]domain.BankAccount, error) {
+	return s.accounts.List(ctx, userID)
+}
+
+// Remove unlinks one of the user's accounts.
+func (s *BankAccounts) Remove(ctx context.Context, userID, id uuid.UUID) error {
+	return s.accounts.Delete(ctx, userID, id)
+}

@@ -1,0 +1,89 @@
+package session
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/gopay-miniapp/bff/internal/seal"
+)
+
+func keys(t *testing.T, specs ...string) []seal.Key {
+	t.Helper()
+	k, err := seal.ParseKeys(strings.Join(specs, ","), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestIssueVerify(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	oldSpec, newSpec := seal.NewKeySpec("old", 32), seal.NewKeySpec("new", 32)
+	oldSigner, _ := NewSigner(keys(t, oldSpec), 15*time.Minute, clock)
+	rotated, _ := NewSigner(keys(t, newSpec, oldSpec), 15*time.Minute, clock)
+	stranger, _ := NewSigner(keys(t, seal.NewKeySpec("old", 32)), 15*time.Minute, clock)
+	user := uuid.New()
+
+	tok, exp, err := oldSigner.Issue(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exp.Equal(now.Add(15 * time.Minute)) {
+		t.Fatalf("expiry %v", exp)
+	}
+	t.Run("OK", func(t *testing.T) {
+		if got, err := oldSigner.Verify(tok); err != nil || got != user {
+			t.Fatalf("Verify = %v, %v", got, err)
+		}
+	})
+	t.Run("OldKeyAfterRotation", func(t *testing.T) {
+		if got, err := rotated.Verify(tok); err != nil || got != user {
+			t.Fatalf("rotated signer must accept tokens of the old key: %v", err)
+		}
+	})
+	t.Run("ErrOtherSecretSameKid", func(t *testing.T) {
+		if _, err := stranger.Verify(tok); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrExpired", func(t *testing.T) {
+		later, _ := NewSigner(keys(t, oldSpec), 15*time.Minute, func() time.Time { return now.Add(16 * time.Minute) })
+		if _, err := later.Verify(tok); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrTampered", func(t *testing.T) {
+		parts := strings.Split(tok, ".")
+		forged := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": uuid.NewString()})
+		fp := strings.Split(must(forged.SignedString([]byte("x"))), ".")
+		if _, err := oldSigner.Verify(parts[0] + "." + fp[1] + "." + parts[2]); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrAlgNone", func(t *testing.T) {
+		none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": user.String(), "iss": issuer,
+			"aud": audience, "exp": now.Add(time.Hour).Unix()})
+		s, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+		if _, err := oldSigner.Verify(s); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("alg none accepted: %v", err)
+		}
+	})
+	t.Run("ErrGarbage", func(t *testing.T) {
+		if _, err := oldSigner.Verify("not-a-token"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
