@@ -273,5 +273,4 @@ func (p *proxy) Close() {
 	}
 }
 
-
 func sleep() { time.Sleep(10 * time.Millisecond) }

@@ -77,7 +77,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, renameParseErrors(err)
 	}
 	if c.Sandbox() {
 		if err := c.fillDevKeys(); err != nil {
@@ -88,6 +88,28 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// renameParseErrors names the variable, not the Go field, in parse errors
+// ("SESSION_TTL: invalid duration", not "SessionTTL").
+func renameParseErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("config: %w", err)
+	}
+	t := reflect.TypeOf(Config{})
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				errs = append(errs, fmt.Errorf("%s: cannot parse as %s: %w", f.Tag.Get("env"), pe.Type, pe.Err))
+				continue
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
 }
 
 func (c *Config) validate() error {

@@ -1,0 +1,126 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/gopay-miniapp/bff/internal/seal"
+)
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestSandboxModeGeneratesAndKeepsDevKeys(t *testing.T) {
+	dir := t.TempDir()
+	c1, err := Load(getenv(map[string]string{"DEV_STATE_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c1.Sandbox() || c1.EncryptionKeys == "" || c1.SessionKeys == "" || c1.BlindIndexKey == "" || c1.GoPayClientSecret == "" {
+		t.Fatalf("sandbox mode must fill development keys: %+v", c1)
+	}
+	info, err := os.Stat(filepath.Join(dir, devKeysName))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("dev keys file: %v %v", info, err)
+	}
+	c2, _ := Load(getenv(map[string]string{"DEV_STATE_DIR": dir}))
+	if c2.EncryptionKeys != c1.EncryptionKeys {
+		t.Fatal("a second start must reuse the kept keys, or sealed data would not open")
+	}
+	if c1.HTTPAddr != "127.0.0.1:8080" || c1.SandboxAddr != "127.0.0.1:8081" {
+		t.Fatalf("defaults: %s %s", c1.HTTPAddr, c1.SandboxAddr)
+	}
+}
+
+func TestUpstreamModeRefusesWithoutRealKeys(t *testing.T) {
+	_, err := Load(getenv(map[string]string{"GOPAY_BASE_URL": "https://public-mini-app-merchants.gopayapi.com", "DEV_STATE_DIR": t.TempDir()}))
+	if err == nil {
+		t.Fatal("started in upstream mode without credentials")
+	}
+	for _, want := range []string{"GOPAY_CLIENT_ID", "ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "SESSION_KEYS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+}
+
+func TestValidation(t *testing.T) {
+	full := map[string]string{
+		"GOPAY_BASE_URL": "https://gopay.example", "GOPAY_CLIENT_ID": "id", "GOPAY_CLIENT_SECRET": "s",
+		"ENCRYPTION_KEYS": seal.NewKeySpec("k", 32), "SESSION_KEYS": seal.NewKeySpec("k", 32),
+		"BLIND_INDEX_KEY": seal.NewKeySpec("x", 32)[2:],
+	}
+	if _, err := Load(getenv(full)); err != nil {
+		t.Fatalf("complete upstream config rejected: %v", err)
+	}
+	tests := []struct{ key, value, want string }{
+		{"GOPAY_BASE_URL", "http://gopay.example", "https"},
+		{"HTTP_ADDR", "8080", "HTTP_ADDR"},
+		{"ENCRYPTION_KEYS", "k:AAAA", "ENCRYPTION_KEYS"},
+		{"BLIND_INDEX_KEY", "short", "BLIND_INDEX_KEY"},
+		{"GOPAY_MAX_ATTEMPTS", "0", "GOPAY_MAX_ATTEMPTS"},
+		{"IDEMPOTENCY_LOCK_TTL", "5s", "IDEMPOTENCY_LOCK_TTL"},
+		{"LOG_LEVEL", "loud", "LOG_LEVEL"},
+		{"DATABASE_URL", "mysql://x", "DATABASE_URL"},
+		{"SESSION_TTL", "soon", "SESSION_TTL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			m := map[string]string{}
+			for k, v := range full {
+				m[k] = v
+			}
+			m[tt.key] = tt.value
+			_, err := Load(getenv(m))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want mention of %s", err, tt.want)
+			}
+		})
+	}
+	t.Run("LoopbackHTTPAllowed", func(t *testing.T) {
+		m := map[string]string{}
+		for k, v := range full {
+			m[k] = v
+		}
+		m["GOPAY_BASE_URL"] = "http://127.0.0.1:8081"
+		if _, err := Load(getenv(m)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestLogFieldsMaskSecrets(t *testing.T) {
+	secret := "super-secret-value"
+	c, err := Load(getenv(map[string]string{
+		"DEV_STATE_DIR": t.TempDir(), "GOPAY_CLIENT_SECRET": secret,
+		"DATABASE_URL": "postgres://app:dbpassword@db:5432/bff",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	buf, _ := enc.EncodeEntry(zapcore.Entry{Message: "configuration"}, c.LogFields())
+	line := buf.String()
+	for _, leaked := range []string{secret, "dbpassword", c.EncryptionKeys, c.SessionKeys, c.BlindIndexKey} {
+		if strings.Contains(line, leaked) {
+			t.Fatalf("secret in the configuration log line: %s", line)
+		}
+	}
+	if !strings.Contains(line, `"GOPAY_CLIENT_SECRET":"(set)"`) || !strings.Contains(line, "app:xxxxx@db") {
+		t.Fatalf("masked values missing: %s", line)
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	u := Usage()
+	for _, name := range []string{"HTTP_ADDR", "DATABASE_URL", "REDIS_URL", "SANDBOX_ADDR", "GOPAY_BASE_URL",
+		"GOPAY_CLIENT_ID", "GOPAY_CLIENT_SECRET", "ENCRYPTION_KEYS", "SESSION_KEYS", "BLIND_INDEX_KEY"} {
+		if !strings.Contains(u, name) {
+			t.Errorf("usage lacks %s", name)
+		}
+	}
+}

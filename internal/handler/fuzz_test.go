@@ -1,0 +1,152 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/gopay-miniapp/bff/internal/domain"
+	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
+	"github.com/gopay-miniapp/bff/internal/idempotency"
+	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/seal"
+	"github.com/gopay-miniapp/bff/internal/service"
+	"github.com/gopay-miniapp/bff/internal/session"
+	"github.com/gopay-miniapp/bff/internal/testenv"
+)
+
+// fakeGoPay accepts every non-empty token: the fuzz target is our decoding and validation,
+// not the upstream.
+type fakeGoPay struct{}
+
+func (fakeGoPay) ExchangeAuthCode(_ context.Context, code, _ string) (gopay.Authorization, error) {
+	return gopay.Authorization{GoPayAccountID: "g-" + code, AuthToken: "t"}, nil
+}
+
+// panicToken makes the fake panic, to test recovery on a real route.
+const panicToken = "panic-in-the-gateway"
+
+func (fakeGoPay) BankDetails(_ context.Context, token, _ string) (domain.BankDetails, error) {
+	if token == panicToken {
+		panic("gateway exploded with secret-detail")
+	}
+	return domain.BankDetails{BankCode: "jago", AccountName: "N", AccountNumber: "1234567890"}, nil
+}
+
+type memStore struct {
+	mu   sync.Mutex
+	rows map[uuid.UUID]domain.BankAccount
+}
+
+func (m *memStore) Upsert(_ context.Context, user uuid.UUID, d domain.BankDetails) (domain.BankAccount, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := domain.BankAccount{ID: uuid.New(), UserID: user, BankCode: d.BankCode, AccountName: d.AccountName,
+		Last4: domain.Last4(d.AccountNumber), CreatedAt: time.Now()}
+	m.rows[a.ID] = a
+	return a, true, nil
+}
+
+func (m *memStore) List(context.Context, uuid.UUID) ([]domain.BankAccount, error) { return nil, nil }
+func (m *memStore) Delete(context.Context, uuid.UUID, uuid.UUID) error          { return nil }
+
+type memUsers struct{}
+
+func (memUsers) Upsert(_ context.Context, id, _ string) (domain.User, error) {
+	return domain.User{ID: uuid.NewSHA1(uuid.Nil, []byte(id))}, nil
+}
+
+func newTestServer(tb testing.TB) (*echo.Echo, string) {
+	tb.Helper()
+	_, rdb, prefix := testenv.Redis(tb)
+	keys, _ := seal.ParseKeys(seal.NewKeySpec("k", 32), 32)
+	signer, _ := session.NewSigner(keys, time.Hour, nil)
+	e, err := New(Deps{
+		Sessions:     service.NewSessions(fakeGoPay{}, memUsers{}, signer),
+		BankAccounts: service.NewBankAccounts(fakeGoPay{}, &memStore{rows: map[uuid.UUID]domain.BankAccount{}}),
+		Signer:       signer,
+		Idempotency:  idempotency.NewStore(rdb, prefix, time.Minute, time.Minute),
+		Metrics:      metrics.New(),
+		Log:          zap.NewNop(),
+		MaxBodyBytes: 4096,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tok, _, _ := signer.Issue(uuid.New())
+	return e, "Bearer " + tok
+}
+
+// FuzzLinkBankAccountRequest throws arbitrary bodies, content types and idempotency keys at
+// POST /v1/bank-accounts. Whatever arrives, the answer is a documented success or a 4xx
+// problem naming a code: never a 5xx, never a panic.
+func FuzzLinkBankAccountRequest(f *testing.F) {
+	e, auth := newTestServer(f)
+	for _, seed := range []struct{ body, ct, key string }{
+		{`{"account_token":"abc"}`, "application/json", ""},
+		{`{"account_token":"abc"}`, "application/json", "fuzz-key-0001"},
+		{`{"account_token":""}`, "application/json", ""},
+		{`{"account_token":null}`, "application/json", ""},
+		{`{"account_token":"a","x":1}`, "application/json", ""},
+		{`[]`, "application/json", ""},
+		{`{"account_token":"\u0000"}`, "application/json; charset=utf-8", ""},
+		{`not json`, "text/plain", "bad key"},
+		{``, "", ""},
+	} {
+		f.Add(seed.body, seed.ct, seed.key)
+	}
+	f.Fuzz(func(t *testing.T, body, ct, key string) {
+		if strings.Contains(body, panicToken) {
+			t.Skip()
+		}
+		req := httptest.NewRequest(http.MethodPost, "/v1/bank-accounts", strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if key != "" && !strings.ContainsAny(key, "\r\n\x00") {
+			req.Header.Set("Request-Id", key)
+		}
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		switch {
+		case rec.Code == 200 || rec.Code == 201:
+			var v map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || v["id"] == nil {
+				t.Fatalf("success without an account: %s", rec.Body)
+			}
+		case rec.Code >= 400 && rec.Code < 500:
+			var p struct {
+				Code   string `json:"code"`
+				Status int    `json:"status"`
+			}
+			if rec.Header().Get("Content-Type") != "application/problem+json" ||
+				json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Code == "" || p.Status != rec.Code {
+				t.Fatalf("4xx without a proper problem: %d %s %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+			}
+		default:
+			t.Fatalf("status %d for body %q ct %q key %q: %s", rec.Code, body, ct, key, rec.Body)
+		}
+	})
+}
+
+func TestPanicBecomesProblem(t *testing.T) {
+	e, auth := newTestServer(t)
+	req := httptest.NewRequest(http.MethodPost, "/v1/bank-accounts", strings.NewReader(`{"account_token":"`+panicToken+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != 500 || rec.Header().Get("Content-Type") != "application/problem+json" || strings.Contains(rec.Body.String(), "secret-detail") {
+		t.Fatalf("panic answer: %d %s", rec.Code, rec.Body)
+	}
+}

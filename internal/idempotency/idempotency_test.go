@@ -1,0 +1,130 @@
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gopay-miniapp/bff/internal/testenv"
+)
+
+func newStore(t *testing.T, lockTTL time.Duration) *Store {
+	t.Helper()
+	_, rdb, prefix := testenv.Redis(t)
+	return NewStore(rdb, prefix, time.Hour, lockTTL)
+}
+
+func TestBeginCompleteReplay(t *testing.T) {
+	t.Parallel()
+	s, ctx := newStore(t, time.Minute), context.Background()
+	claim, replay, err := s.Begin(ctx, "u1:POST /x", "key-00001", "fp1")
+	if err != nil || claim == nil || replay != nil {
+		t.Fatalf("first Begin: %v %v %v", claim, replay, err)
+	}
+	if _, _, err := s.Begin(ctx, "u1:POST /x", "key-00001", "fp1"); !errors.Is(err, ErrInProgress) {
+		t.Fatalf("duplicate while in progress: %v", err)
+	}
+	if _, _, err := s.Begin(ctx, "u1:POST /x", "key-00001", "fp2"); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("other body: %v", err)
+	}
+	want := Response{Status: 201, ContentType: "application/json", Body: []byte(`{"id":"1"}`)}
+	if err := claim.Complete(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := s.Begin(ctx, "u1:POST /x", "key-00001", "fp1")
+	if err != nil || got == nil || got.Status != 201 || string(got.Body) != `{"id":"1"}` || got.ContentType != "application/json" {
+		t.Fatalf("replay: %+v %v", got, err)
+	}
+	if c, _, err := s.Begin(ctx, "u2:POST /x", "key-00001", "fp1"); err != nil || c == nil {
+		t.Fatalf("another scope must be independent: %v", err)
+	}
+}
+
+func TestReleaseLetsARetryRun(t *testing.T) {
+	t.Parallel()
+	s, ctx := newStore(t, time.Minute), context.Background()
+	claim, _, _ := s.Begin(ctx, "s", "key-00002", "fp")
+	if err := claim.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, err := s.Begin(ctx, "s", "key-00002", "fp"); err != nil || c == nil {
+		t.Fatalf("after release: %v", err)
+	}
+}
+
+// A claim that expired (its instance was too slow or died) must not overwrite the claim of
+// the request that ran after it.
+func TestExpiredClaimCannotOverwrite(t *testing.T) {
+	t.Parallel()
+	s, ctx := newStore(t, 50*time.Millisecond), context.Background()
+	stale, _, _ := s.Begin(ctx, "s", "key-00003", "fp")
+	time.Sleep(120 * time.Millisecond)
+	fresh, _, err := s.Begin(ctx, "s", "key-00003", "fp")
+	if err != nil || fresh == nil {
+		t.Fatalf("key not free after lock TTL: %v", err)
+	}
+	if err := stale.Complete(ctx, Response{Status: 201}); err == nil {
+		t.Fatal("a stale claim completed over a fresh one")
+	}
+	if err := fresh.Complete(ctx, Response{Status: 200, Body: []byte("fresh")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, r, _ := s.Begin(ctx, "s", "key-00003", "fp"); r == nil || string(r.Body) != "fresh" {
+		t.Fatalf("replay %+v", r)
+	}
+}
+
+func TestOneWinnerUnderContention(t *testing.T) {
+	t.Parallel()
+	s, ctx := newStore(t, time.Minute), context.Background()
+	var winners, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			c, _, err := s.Begin(ctx, "s", "key-00004", "fp")
+			switch {
+			case c != nil:
+				winners.Add(1)
+			case errors.Is(err, ErrInProgress):
+				conflicts.Add(1)
+			default:
+				t.Errorf("unexpected %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if winners.Load() != 1 || conflicts.Load() != 63 {
+		t.Fatalf("%d winners, %d conflicts", winners.Load(), conflicts.Load())
+	}
+}
+
+func TestValidKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"abcdefgh": true, "0f8fad5b-d9cb-469f-a165-70867728950e": true, "a_b-c_d-e": true,
+		"abcdefg": false, "": false, "has space1": false, "semi;colon": false, "ключключключ": false,
+		string(make([]byte, 65)): false,
+	} {
+		if ValidKey(key) != want {
+			t.Errorf("ValidKey(%q) = %v", key, !want)
+		}
+	}
+}
+
+func TestUpstreamRequestIDIsStableAndScoped(t *testing.T) {
+	a := UpstreamRequestID("u1:POST /x", "k")
+	if a != UpstreamRequestID("u1:POST /x", "k") {
+		t.Fatal("not deterministic: a client retry would get a new upstream id")
+	}
+	if a == UpstreamRequestID("u2:POST /x", "k") || a == UpstreamRequestID("u1:POST /x", "k2") {
+		t.Fatal("not scoped")
+	}
+	if UpstreamRequestIDFrom(context.Background()) == UpstreamRequestIDFrom(context.Background()) {
+		t.Fatal("without a key each request needs its own id")
+	}
+	if got := UpstreamRequestIDFrom(WithUpstreamRequestID(context.Background(), a)); got != a {
+		t.Fatal("context round trip")
+	}
+}
