@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (a *App, err 
 
 	gopayURL := cfg.GoPayBaseURL
 	if cfg.Sandbox() {
-		if gopayURL, err = a.startSandbox(); err != nil {
+		if gopayURL, err = a.startSandbox(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (a *App, err 
 		IdleTimeout:       cfg.HTTPIdleTimeout,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+	if a.ln, err = new(net.ListenConfig).Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
 	return a, nil
@@ -162,9 +162,9 @@ func openRedis(ctx context.Context, redisURL string) (*redis.Client, error) {
 }
 
 // startSandbox serves the embedded sandbox and returns its base URL.
-func (a *App) startSandbox() (string, error) {
+func (a *App) startSandbox(ctx context.Context) (string, error) {
 	a.Sandbox = sandbox.New(sandbox.Options{GoPayClientID: a.cfg.GoPayClientID, GoPayClientSecret: a.cfg.GoPayClientSecret})
-	ln, err := net.Listen("tcp", a.cfg.SandboxAddr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", a.cfg.SandboxAddr)
 	if err != nil {
 		return "", fmt.Errorf("SANDBOX_ADDR %s: %w", a.cfg.SandboxAddr, err)
 	}

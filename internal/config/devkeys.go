@@ -50,7 +50,7 @@ func (c *Config) fillDevKeys() error {
 }
 
 func loadOrCreateDevKeys(path string) (*devKeys, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // the path comes from the operator's own DEV_STATE_DIR
 	if err == nil {
 		var k devKeys
 		if err := json.Unmarshal(b, &k); err != nil {

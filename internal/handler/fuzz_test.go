@@ -57,7 +57,7 @@ func (m *memStore) Upsert(_ context.Context, user uuid.UUID, d domain.BankDetail
 }
 
 func (m *memStore) List(context.Context, uuid.UUID) ([]domain.BankAccount, error) { return nil, nil }
-func (m *memStore) Delete(context.Context, uuid.UUID, uuid.UUID) error          { return nil }
+func (m *memStore) Delete(context.Context, uuid.UUID, uuid.UUID) error            { return nil }
 
 type memUsers struct{}
 

@@ -45,7 +45,7 @@ func New(d Deps) (*echo.Echo, error) {
 		d.Metrics == nil || d.Log == nil || d.MaxBodyBytes <= 0 {
 		return nil, errors.New("handler.New: missing dependency")
 	}
-	spec, err := api.GetSwagger()
+	spec, err := api.GetSpec()
 	if err != nil {
 		return nil, err
 	}

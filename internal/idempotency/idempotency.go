@@ -86,7 +86,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 	for range 2 {
 		ok, err := s.rdb.SetNX(ctx, rkey, value, s.lockTTL).Result()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if ok {
 			return &Claim{store: s, key: rkey, value: string(value)}, nil, nil
@@ -96,7 +96,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 			continue
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		var rec record
 		if err := json.Unmarshal(raw, &rec); err != nil {
@@ -142,7 +142,7 @@ func (c *Claim) Release(ctx context.Context) error { return c.swap(ctx, "", 0) }
 func (c *Claim) swap(ctx context.Context, value string, ttl time.Duration) error {
 	ok, err := replaceIfOwned.Run(ctx, c.store.rdb, []string{c.key}, c.value, value, ttl.Milliseconds()).Int()
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if ok == 0 {
 		return errors.New("idempotency: claim expired before the request finished")

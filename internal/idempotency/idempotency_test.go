@@ -121,7 +121,7 @@ func TestUpstreamRequestIDIsStableAndScoped(t *testing.T) {
 	if a == UpstreamRequestID("u2:POST /x", "k") || a == UpstreamRequestID("u1:POST /x", "k2") {
 		t.Fatal("not scoped")
 	}
-	if UpstreamRequestIDFrom(context.Background()) == UpstreamRequestIDFrom(context.Background()) {
+	if x, y := UpstreamRequestIDFrom(context.Background()), UpstreamRequestIDFrom(context.Background()); x == y {
 		t.Fatal("without a key each request needs its own id")
 	}
 	if got := UpstreamRequestIDFrom(WithUpstreamRequestID(context.Background(), a)); got != a {

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -77,7 +78,7 @@ func (r *BankAccounts) Get(ctx context.Context, userID, id uuid.UUID) (a domain.
 		SELECT id, user_id, bank_code, account_name, account_number_sealed, account_number_last4, created_at
 		FROM bank_accounts WHERE user_id = $1 AND id = $2`, userID, id,
 	).Scan(&a.ID, &a.UserID, &a.BankCode, &a.AccountName, &sealed, &a.Last4, &a.CreatedAt)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return a, domain.NotFound("bank account")
 	}
 	if err != nil {

@@ -57,7 +57,7 @@ func CreateDatabase(ctx context.Context, databaseURL string) error {
 	if err != nil {
 		return fmt.Errorf("repo: create database: %w", err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created meanwhile by another instance
@@ -115,7 +115,7 @@ func LatestMigration() (uint, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }()
 	v, err := src.First()
 	if err != nil {
 		return 0, err

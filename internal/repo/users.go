@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/seal"
 )
 
-const userAuthTokenColumn = "users.auth_token"
+const userAuthTokenColumn = "users.auth_token" //nolint:gosec // a column name used as associated data, not a credential
 
 // Users stores GoPay users and their sealed auth tokens.
 type Users struct {
@@ -58,7 +59,7 @@ func (r *Users) AuthToken(ctx context.Context, userID uuid.UUID) (token string, 
 	defer domain.Wrap(&err, "repo.Users.AuthToken")
 	var sealed []byte
 	err = r.pool.QueryRow(ctx, `SELECT auth_token_sealed FROM users WHERE id = $1`, userID).Scan(&sealed)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return "", domain.NotFound("user")
 	}
 	if err != nil {
@@ -75,7 +76,7 @@ func (r *Users) AuthToken(ctx context.Context, userID uuid.UUID) (token string, 
 func (r *Users) Exists(ctx context.Context, userID uuid.UUID) (bool, error) {
 	var t time.Time
 	err := r.pool.QueryRow(ctx, `SELECT created_at FROM users WHERE id = $1`, userID).Scan(&t)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err

@@ -17,7 +17,7 @@ import (
 
 // Operation names, as used for fault injection and call counts.
 const (
-	OpGoPayAuthToken   = "gopay.auth_token"
+	OpGoPayAuthToken   = "gopay.auth_token" //nolint:gosec // an operation name, not a credential
 	OpGoPayBankDetails = "gopay.bank_details"
 )
 
@@ -62,7 +62,7 @@ func New(opts Options) *Sandbox {
 		replays:       map[string]recorded{},
 		faults:        map[string]Fault{},
 		calls:         map[string]int{},
-		rng:           rand.New(rand.NewPCG(1, 2)),
+		rng:           rand.New(rand.NewPCG(1, 2)), //nolint:gosec // fault injection wants repeatable, not secret, randomness
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // api/openapi.yaml: an undocumented route, status, header or field fails the test.
 func ContractClient(tb testing.TB) *http.Client {
 	tb.Helper()
-	spec, err := api.GetSwagger()
+	spec, err := api.GetSpec()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,8 +14,10 @@ type recorderTB struct {
 	errs []string
 }
 
-func (r *recorderTB) Errorf(format string, args ...any) { r.errs = append(r.errs, fmt.Sprintf(format, args...)) }
-func (r *recorderTB) Helper()                           {}
+func (r *recorderTB) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recorderTB) Helper() {}
 
 // The contract client must fail a test on every kind of undocumented answer, and pass a
 // documented one.

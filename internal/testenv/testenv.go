@@ -39,7 +39,7 @@ func Postgres(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("testenv: PostgreSQL unreachable (%v); start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	name := "bfftest_" + suffix()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		tb.Fatalf("testenv: create database: %v", err)
@@ -52,7 +52,7 @@ func Postgres(tb testing.TB) string {
 			tb.Errorf("testenv: drop database %s: %v", name, err)
 			return
 		}
-		defer c.Close(ctx)
+		defer func() { _ = c.Close(ctx) }()
 		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			tb.Errorf("testenv: drop database %s: %v", name, err)
 		}

@@ -160,7 +160,7 @@ func (c *Client) attempt(ctx context.Context, req Request) (resp *Response, outc
 	if err != nil {
 		return nil, classify(ctx, err), redact(err)
 	}
-	defer hres.Body.Close()
+	defer func() { _ = hres.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(hres.Body, maxResponseBytes))
 	if err != nil {
 		return nil, classify(ctx, err), redact(err)
