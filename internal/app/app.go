@@ -51,8 +51,8 @@ const (
 )
 
 // New builds every dependency and binds the listeners; Serve starts answering.
-func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (a *App, err error) {
-	a = &App{cfg: cfg, log: log, Metrics: metrics.New()}
+func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, Metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.close()

@@ -10,8 +10,12 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
+	"github.com/gopay-miniapp/bff/internal/app"
+	"github.com/gopay-miniapp/bff/internal/config"
 	"github.com/gopay-miniapp/bff/internal/sandbox"
+	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
 // The whole journey of one user, as the README walks it: session, link, relink, list, delete.
@@ -412,4 +416,61 @@ func waitFor(t *testing.T, cond func() bool) {
 		sleep()
 	}
 	t.Fatal("condition never met")
+}
+
+// When a dependency is down the service refuses to start and says exactly what to do.
+func TestStartupNamesTheFixForMissingDependencies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tt := range []struct{ name, key, value, want string }{
+		{"Postgres", "DATABASE_URL", "postgres://postgres@127.0.0.1:1/x?sslmode=disable", "pg_ctlcluster --skip-systemctl-redirect"},
+		{"Redis", "REDIS_URL", "redis://127.0.0.1:1/0", "redis-server --daemonize yes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Load(func(k string) string { return e.with(tt.key, tt.value)[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = app.New(context.Background(), cfg, zap.NewNop())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want the fix %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Shutdown drains: a request in flight when the signal comes still gets its answer.
+func TestGracefulShutdownDrainsInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg, err := config.Load(func(k string) string { return e[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	in := &instance{t: t, app: a, base: "http://" + a.Addr(), client: testenv.ContractClient(t)}
+	waitReady(t, in)
+	auth := in.login(a.SandboxURL(), "ivy")
+	token := accountToken(t, a.SandboxURL(), "2468024680")
+	a.Sandbox.SetFault(sandbox.OpGoPayBankDetails, sandbox.Fault{LatencyMS: 500})
+
+	result := make(chan response, 1)
+	go func() { result <- in.do("POST", "/v1/bank-accounts", `{"account_token":"`+token+`"}`, "Authorization", auth) }()
+	waitFor(t, func() bool { return a.Sandbox.Calls(sandbox.OpGoPayBankDetails) == 1 })
+	cancel() // SIGTERM arrives while the upstream call is in flight
+	if r := <-result; r.status != http.StatusCreated {
+		t.Fatalf("in-flight request: %d %s", r.status, r.body)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := http.Get(in.base + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
 }

@@ -123,7 +123,8 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-// do sends a request; headers are name, value pairs.
+// do sends a request; headers are name, value pairs. A transport error fails the test and
+// returns a zero response.
 func (in *instance) do(method, path, body string, headers ...string) response {
 	in.t.Helper()
 	var rd io.Reader
@@ -140,14 +141,16 @@ func (in *instance) do(method, path, body string, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	// Errorf, not Fatal: do runs in goroutines too, where Fatal must not be called.
 	resp, err := in.client.Do(req)
 	if err != nil {
-		in.t.Fatal(err)
+		in.t.Errorf("%s %s: %v", method, path, err)
+		return response{}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		in.t.Fatal(err)
+		in.t.Errorf("%s %s: reading body: %v", method, path, err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
