@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func mustRing(t *testing.T, specs ...string) *Keyring {
+func mustRing(t testing.TB, specs ...string) *Keyring {
 	t.Helper()
 	keys, err := ParseKeys(strings.Join(specs, ","), 32)
 	if err != nil {
