@@ -461,7 +461,9 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	a.Sandbox.SetFault(sandbox.OpGoPayBankDetails, sandbox.Fault{LatencyMS: 500})
 
 	result := make(chan response, 1)
-	go func() { result <- in.do("POST", "/v1/bank-accounts", `{"account_token":"`+token+`"}`, "Authorization", auth) }()
+	go func() {
+		result <- in.do("POST", "/v1/bank-accounts", `{"account_token":"`+token+`"}`, "Authorization", auth)
+	}()
 	waitFor(t, func() bool { return a.Sandbox.Calls(sandbox.OpGoPayBankDetails) == 1 })
 	cancel() // SIGTERM arrives while the upstream call is in flight
 	if r := <-result; r.status != http.StatusCreated {
