@@ -1,13 +1,13 @@
 // Command sandbox runs the upstream sandbox on its own, for pointing a server (or several) at
-// one shared sandbox:
-//
-//	GOPAY_CLIENT_SECRET=s go run ./cmd/sandbox
-//	GOPAY_BASE_URL=http://127.0.0.1:8081 GOPAY_CLIENT_ID=sandbox-client GOPAY_CLIENT_SECRET=s ... go run ./cmd/server
+// one shared sandbox. It checks the same credentials the upstreams would, so it takes the same
+// variables as the server: GOPAY_CLIENT_ID (default sandbox-client), GOPAY_CLIENT_SECRET,
+// SNAP_CLIENT_KEY (default sandbox-snap-client), SNAP_CLIENT_SECRET, SNAP_PRIVATE_KEY_FILE (its
+// public half verifies B2B requests) and MIDTRANS_SERVER_KEY. Point the server's
+// GOPAY_BASE_URL, SNAP_BASE_URL and MIDTRANS_BASE_URL at it.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,7 +18,15 @@ import (
 	"time"
 
 	"github.com/gopay-miniapp/bff/internal/sandbox"
+	"github.com/gopay-miniapp/bff/internal/snapsig"
 )
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -34,23 +42,35 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if addr == "" {
 		addr = "127.0.0.1:8081"
 	}
-	id := getenv("GOPAY_CLIENT_ID")
-	if id == "" {
-		id = "sandbox-client"
+	opts := sandbox.Options{
+		GoPayClientID: or(getenv("GOPAY_CLIENT_ID"), "sandbox-client"), GoPayClientSecret: getenv("GOPAY_CLIENT_SECRET"),
+		SNAPClientKey: or(getenv("SNAP_CLIENT_KEY"), "sandbox-snap-client"), SNAPClientSecret: getenv("SNAP_CLIENT_SECRET"),
+		MidtransServerKey: getenv("MIDTRANS_SERVER_KEY"),
 	}
-	secret := getenv("GOPAY_CLIENT_SECRET")
-	if secret == "" {
-		return errors.New("GOPAY_CLIENT_SECRET is required: the sandbox checks it as GoPay would")
+	for name, v := range map[string]string{"GOPAY_CLIENT_SECRET": opts.GoPayClientSecret, "SNAP_CLIENT_SECRET": opts.SNAPClientSecret,
+		"MIDTRANS_SERVER_KEY": opts.MidtransServerKey, "SNAP_PRIVATE_KEY_FILE": getenv("SNAP_PRIVATE_KEY_FILE")} {
+		if v == "" {
+			return fmt.Errorf("%s is required: the sandbox checks it as the upstream would", name)
+		}
 	}
+	pemBytes, err := os.ReadFile(getenv("SNAP_PRIVATE_KEY_FILE"))
+	if err != nil {
+		return err
+	}
+	key, err := snapsig.ParsePrivateKey(pemBytes)
+	if err != nil {
+		return err
+	}
+	opts.SNAPPublicKey = &key.PublicKey
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           sandbox.New(sandbox.Options{GoPayClientID: id, GoPayClientSecret: secret}).Handler(),
+		Handler:           sandbox.New(opts).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
-	fmt.Fprintf(stdout, "sandbox: http://%s (GoPay client id %q)\n", ln.Addr(), id)
+	fmt.Fprintf(stdout, "sandbox: http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -22,6 +22,87 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AccountItemStatus.
+const (
+	AccountItemStatusActive   AccountItemStatus = "active"
+	AccountItemStatusInactive AccountItemStatus = "inactive"
+	AccountItemStatusPending  AccountItemStatus = "pending"
+	AccountItemStatusRejected AccountItemStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the AccountItemStatus enum.
+func (e AccountItemStatus) Valid() bool {
+	switch e {
+	case AccountItemStatusActive:
+		return true
+	case AccountItemStatusInactive:
+		return true
+	case AccountItemStatusPending:
+		return true
+	case AccountItemStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccountsErrorSuccess.
+const (
+	False AccountsErrorSuccess = false
+)
+
+// Valid indicates whether the value is a known member of the AccountsErrorSuccess enum.
+func (e AccountsErrorSuccess) Valid() bool {
+	switch e {
+	case False:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GoPayLinkMode.
+const (
+	Legacy GoPayLinkMode = "legacy"
+	Snap   GoPayLinkMode = "snap"
+)
+
+// Valid indicates whether the value is a known member of the GoPayLinkMode enum.
+func (e GoPayLinkMode) Valid() bool {
+	switch e {
+	case Legacy:
+		return true
+	case Snap:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GoPayLinkStatus.
+const (
+	GoPayLinkStatusActive   GoPayLinkStatus = "active"
+	GoPayLinkStatusInactive GoPayLinkStatus = "inactive"
+	GoPayLinkStatusPending  GoPayLinkStatus = "pending"
+	GoPayLinkStatusRejected GoPayLinkStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the GoPayLinkStatus enum.
+func (e GoPayLinkStatus) Valid() bool {
+	switch e {
+	case GoPayLinkStatusActive:
+		return true
+	case GoPayLinkStatusInactive:
+		return true
+	case GoPayLinkStatusPending:
+		return true
+	case GoPayLinkStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -31,6 +112,36 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InternalTokenTokenType.
+const (
+	InternalTokenTokenTypeBearer InternalTokenTokenType = "Bearer"
+)
+
+// Valid indicates whether the value is a known member of the InternalTokenTokenType enum.
+func (e InternalTokenTokenType) Valid() bool {
+	switch e {
+	case InternalTokenTokenTypeBearer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for InternalTokenRequestGrantType.
+const (
+	ClientCredentials InternalTokenRequestGrantType = "client_credentials"
+)
+
+// Valid indicates whether the value is a known member of the InternalTokenRequestGrantType enum.
+func (e InternalTokenRequestGrantType) Valid() bool {
+	switch e {
+	case ClientCredentials:
 		return true
 	default:
 		return false
@@ -57,17 +168,56 @@ func (e ReadinessStatus) Valid() bool {
 
 // Defines values for SessionTokenType.
 const (
-	Bearer SessionTokenType = "Bearer"
+	SessionTokenTypeBearer SessionTokenType = "Bearer"
 )
 
 // Valid indicates whether the value is a known member of the SessionTokenType enum.
 func (e SessionTokenType) Valid() bool {
 	switch e {
-	case Bearer:
+	case SessionTokenTypeBearer:
 		return true
 	default:
 		return false
 	}
+}
+
+// AccountItem defines model for AccountItem.
+type AccountItem struct {
+	Email string `json:"email"`
+
+	// Id Example: 436546545
+	Id   string `json:"id"`
+	Name string `json:"name"`
+
+	// Phone Example: 62682293427611
+	Phone  string            `json:"phone"`
+	Status AccountItemStatus `json:"status"`
+}
+
+// AccountItemStatus defines model for AccountItem.Status.
+type AccountItemStatus string
+
+// AccountsError defines model for AccountsError.
+type AccountsError struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Status  int                  `json:"status"`
+	Success AccountsErrorSuccess `json:"success"`
+}
+
+// AccountsErrorSuccess defines model for AccountsError.Success.
+type AccountsErrorSuccess bool
+
+// AccountsPage defines model for AccountsPage.
+type AccountsPage struct {
+	Data       []AccountItem `json:"data"`
+	Pagination Pagination    `json:"pagination"`
+
+	// Status Example: 200
+	Status  int  `json:"status"`
+	Success bool `json:"success"`
 }
 
 // BankAccount defines model for BankAccount.
@@ -97,6 +247,28 @@ type CreateSessionRequest struct {
 	AuthCode string `json:"auth_code"`
 }
 
+// GoPayLink defines model for GoPayLink.
+type GoPayLink struct {
+	// ActivationUrl For a pending legacy account, the link the customer opens to activate it.
+	ActivationUrl *string   `json:"activation_url,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	Id            int64     `json:"id"`
+
+	// MaskedPhoneNumber Example: ******7890
+	MaskedPhoneNumber  string          `json:"masked_phone_number"`
+	Mode               GoPayLinkMode   `json:"mode"`
+	Name               *string         `json:"name,omitempty"`
+	OptionsRefreshedAt *time.Time      `json:"options_refreshed_at,omitempty"`
+	Status             GoPayLinkStatus `json:"status"`
+	UpdatedAt          time.Time       `json:"updated_at"`
+}
+
+// GoPayLinkMode defines model for GoPayLink.Mode.
+type GoPayLinkMode string
+
+// GoPayLinkStatus defines model for GoPayLink.Status.
+type GoPayLinkStatus string
+
 // Health defines model for Health.
 type Health struct {
 	Status HealthStatus `json:"status"`
@@ -108,10 +280,109 @@ type HealthStatus string
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
+// InternalPaymentOption defines model for InternalPaymentOption.
+type InternalPaymentOption struct {
+	Active  bool   `json:"active"`
+	Balance Money  `json:"balance"`
+	Name    string `json:"name"`
+
+	// Token The payment_option_token to charge with.
+	Token string `json:"token"`
+}
+
+// InternalPaymentOptions defines model for InternalPaymentOptions.
+type InternalPaymentOptions struct {
+	// AgeSeconds Seconds since refreshed_at.
+	AgeSeconds     int                     `json:"age_seconds"`
+	LinkId         int64                   `json:"link_id"`
+	PaymentOptions []InternalPaymentOption `json:"payment_options"`
+	RefreshedAt    time.Time               `json:"refreshed_at"`
+	Stale          bool                    `json:"stale"`
+	StaleReason    *string                 `json:"stale_reason,omitempty"`
+	UserId         openapi_types.UUID      `json:"user_id"`
+}
+
+// InternalToken defines model for InternalToken.
+type InternalToken struct {
+	AccessToken string `json:"access_token"`
+
+	// ExpiresIn Seconds.
+	ExpiresIn int                    `json:"expires_in"`
+	TokenType InternalTokenTokenType `json:"token_type"`
+}
+
+// InternalTokenTokenType defines model for InternalToken.TokenType.
+type InternalTokenTokenType string
+
+// InternalTokenRequest defines model for InternalTokenRequest.
+type InternalTokenRequest struct {
+	GrantType InternalTokenRequestGrantType `json:"grant_type"`
+}
+
+// InternalTokenRequestGrantType defines model for InternalTokenRequest.GrantType.
+type InternalTokenRequestGrantType string
+
 // LinkBankAccountRequest defines model for LinkBankAccountRequest.
 type LinkBankAccountRequest struct {
 	// AccountToken The token from `miniAppSdk.getBankAccountToken()`.
 	AccountToken string `json:"account_token"`
+}
+
+// LinkGoPayRequest Send exactly one of `auth_code` and `legacy_account_id`.
+type LinkGoPayRequest struct {
+	// AuthCode The auth code GoPay's linking page returned (new customers, SNAP binding).
+	AuthCode *string              `json:"auth_code,omitempty"`
+	Email    *openapi_types.Email `json:"email,omitempty"`
+
+	// LegacyAccountId The Midtrans Core API account id of an existing tokenization (legacy customers).
+	LegacyAccountId *string `json:"legacy_account_id,omitempty"`
+	Name            *string `json:"name,omitempty"`
+
+	// PhoneNumber The customer's GoPay phone number without country code (stored sealed).
+	PhoneNumber string `json:"phone_number"`
+}
+
+// Money defines model for Money.
+type Money struct {
+	// Currency Example: IDR
+	Currency string `json:"currency"`
+
+	// Value Example: 7985000.00
+	Value string `json:"value"`
+}
+
+// Pagination defines model for Pagination.
+type Pagination struct {
+	Count       int `json:"count"`
+	CurrentPage int `json:"currentPage"`
+	Links       struct {
+		Next *string `json:"next,omitempty"`
+		Prev *string `json:"prev,omitempty"`
+	} `json:"links"`
+	PerPage    int `json:"perPage"`
+	Total      int `json:"total"`
+	TotalPages int `json:"totalPages"`
+}
+
+// PaymentOption defines model for PaymentOption.
+type PaymentOption struct {
+	Active  bool  `json:"active"`
+	Balance Money `json:"balance"`
+
+	// Name Example: GOPAY_WALLET
+	Name string `json:"name"`
+}
+
+// PaymentOptionsView defines model for PaymentOptionsView.
+type PaymentOptionsView struct {
+	PaymentOptions []PaymentOption `json:"payment_options"`
+	RefreshedAt    time.Time       `json:"refreshed_at"`
+
+	// Stale The refresh failed; these are the last stored options (see `stale_reason`).
+	Stale bool `json:"stale"`
+
+	// StaleReason The failed refresh's problem code.
+	StaleReason *string `json:"stale_reason,omitempty"`
 }
 
 // Problem RFC 9457 problem details.
@@ -158,6 +429,9 @@ type Session struct {
 // SessionTokenType defines model for Session.TokenType.
 type SessionTokenType string
 
+// DeviceId defines model for DeviceId.
+type DeviceId = string
+
 // RequestId defines model for RequestId.
 type RequestId = IdempotencyKey
 
@@ -194,6 +468,18 @@ type Unprocessable = Problem
 // UnsupportedMediaType RFC 9457 problem details.
 type UnsupportedMediaType = Problem
 
+// ListAccountsParams defines parameters for ListAccounts.
+type ListAccountsParams struct {
+	Page *int `form:"page,omitempty" json:"page,omitempty"`
+}
+
+// GetInternalPaymentOptionsParams defines parameters for GetInternalPaymentOptions.
+type GetInternalPaymentOptionsParams struct {
+	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
+	// pseudonymous id derived from the user.
+	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
+}
+
 // LinkBankAccountParams defines parameters for LinkBankAccount.
 type LinkBankAccountParams struct {
 	// RequestId Idempotency key, scoped to the user and the route. 8 to 64 letters, digits, `-` or `_`.
@@ -201,6 +487,40 @@ type LinkBankAccountParams struct {
 
 	// IdempotencyKey Alias of `Request-Id`; send one of the two.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UnlinkGoPayParams defines parameters for UnlinkGoPay.
+type UnlinkGoPayParams struct {
+	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
+	// pseudonymous id derived from the user.
+	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
+}
+
+// GetGoPayLinkParams defines parameters for GetGoPayLink.
+type GetGoPayLinkParams struct {
+	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
+	// pseudonymous id derived from the user.
+	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
+}
+
+// LinkGoPayParams defines parameters for LinkGoPay.
+type LinkGoPayParams struct {
+	// RequestId Idempotency key, scoped to the user and the route. 8 to 64 letters, digits, `-` or `_`.
+	RequestId *RequestId `json:"Request-Id,omitempty"`
+
+	// IdempotencyKey Alias of `Request-Id`; send one of the two.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
+	// pseudonymous id derived from the user.
+	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
+}
+
+// ListGoPayPaymentOptionsParams defines parameters for ListGoPayPaymentOptions.
+type ListGoPayPaymentOptionsParams struct {
+	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
+	// pseudonymous id derived from the user.
+	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
 }
 
 // CreateSessionParams defines parameters for CreateSession.
@@ -212,17 +532,32 @@ type CreateSessionParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreateInternalAccessTokenJSONRequestBody defines body for CreateInternalAccessToken for application/json ContentType.
+type CreateInternalAccessTokenJSONRequestBody = InternalTokenRequest
+
 // LinkBankAccountJSONRequestBody defines body for LinkBankAccount for application/json ContentType.
 type LinkBankAccountJSONRequestBody = LinkBankAccountRequest
+
+// LinkGoPayJSONRequestBody defines body for LinkGoPay for application/json ContentType.
+type LinkGoPayJSONRequestBody = LinkGoPayRequest
 
 // CreateSessionJSONRequestBody defines body for CreateSession for application/json ContentType.
 type CreateSessionJSONRequestBody = CreateSessionRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAccounts Linked GoPay accounts, in exactly seed 004's request and response shape (its own error shape too).
+	// (GET /api/v1.0/accounts)
+	ListAccounts(ctx echo.Context, params ListAccountsParams) error
 	// GetHealthz Liveness; answers 200 while the process runs.
 	// (GET /healthz)
 	GetHealthz(ctx echo.Context) error
+	// CreateInternalAccessToken Client-credentials access token for internal services (HTTP Basic client id and secret).
+	// (POST /internal/v1/access-token)
+	CreateInternalAccessToken(ctx echo.Context) error
+	// GetInternalPaymentOptions The payment-option tokens to charge a user with, refreshed first.
+	// (GET /internal/v1/users/{user_id}/payment-options)
+	GetInternalPaymentOptions(ctx echo.Context, userId openapi_types.UUID, params GetInternalPaymentOptionsParams) error
 	// GetMetrics Prometheus metrics in the text exposition format.
 	// (GET /metrics)
 	GetMetrics(ctx echo.Context) error
@@ -238,6 +573,18 @@ type ServerInterface interface {
 	// DeleteBankAccount Unlink one of the signed-in user's bank accounts.
 	// (DELETE /v1/bank-accounts/{id})
 	DeleteBankAccount(ctx echo.Context, id openapi_types.UUID) error
+	// UnlinkGoPay Unlink GoPay (SNAP unbinding, or Core API unbind for a pending legacy account) and clear it here.
+	// (DELETE /v1/gopay-link)
+	UnlinkGoPay(ctx echo.Context, params UnlinkGoPayParams) error
+	// GetGoPayLink The signed-in user's GoPay link.
+	// (GET /v1/gopay-link)
+	GetGoPayLink(ctx echo.Context, params GetGoPayLinkParams) error
+	// LinkGoPay Link GoPay.
+	// (POST /v1/gopay-link)
+	LinkGoPay(ctx echo.Context, params LinkGoPayParams) error
+	// ListGoPayPaymentOptions The linked GoPay account's payment options (names, active flags, balances; never tokens).
+	// (GET /v1/gopay-link/payment-options)
+	ListGoPayPaymentOptions(ctx echo.Context, params ListGoPayPaymentOptionsParams) error
 	// CreateSession Exchange a mini app auth code for a session token.
 	// (POST /v1/sessions)
 	CreateSession(ctx echo.Context, params CreateSessionParams) error
@@ -248,12 +595,75 @@ type ServerInterfaceWrapper struct {
 	Handler ServerInterface
 }
 
+// ListAccounts converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAccounts(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAccountsParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAccounts(ctx, params)
+	return err
+}
+
 // GetHealthz converts echo context to params.
 func (w *ServerInterfaceWrapper) GetHealthz(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetHealthz(ctx)
+	return err
+}
+
+// CreateInternalAccessToken converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateInternalAccessToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateInternalAccessToken(ctx)
+	return err
+}
+
+// GetInternalPaymentOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) GetInternalPaymentOptions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "user_id" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user_id", ctx.Param("user_id"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter user_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetInternalPaymentOptionsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Device-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Device-Id")]; found {
+		var XDeviceId DeviceId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Device-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Device-Id", valueList[0], &XDeviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Device-Id: %s", err))
+		}
+
+		params.XDeviceId = &XDeviceId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetInternalPaymentOptions(ctx, userId, params)
 	return err
 }
 
@@ -341,6 +751,152 @@ func (w *ServerInterfaceWrapper) DeleteBankAccount(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DeleteBankAccount(ctx, id)
+	return err
+}
+
+// UnlinkGoPay converts echo context to params.
+func (w *ServerInterfaceWrapper) UnlinkGoPay(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UnlinkGoPayParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Device-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Device-Id")]; found {
+		var XDeviceId DeviceId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Device-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Device-Id", valueList[0], &XDeviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Device-Id: %s", err))
+		}
+
+		params.XDeviceId = &XDeviceId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UnlinkGoPay(ctx, params)
+	return err
+}
+
+// GetGoPayLink converts echo context to params.
+func (w *ServerInterfaceWrapper) GetGoPayLink(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetGoPayLinkParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Device-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Device-Id")]; found {
+		var XDeviceId DeviceId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Device-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Device-Id", valueList[0], &XDeviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Device-Id: %s", err))
+		}
+
+		params.XDeviceId = &XDeviceId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetGoPayLink(ctx, params)
+	return err
+}
+
+// LinkGoPay converts echo context to params.
+func (w *ServerInterfaceWrapper) LinkGoPay(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LinkGoPayParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Request-Id")]; found {
+		var RequestId RequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Request-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Request-Id", valueList[0], &RequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Request-Id: %s", err))
+		}
+
+		params.RequestId = &RequestId
+	}
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+	// ------------- Optional header parameter "X-Device-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Device-Id")]; found {
+		var XDeviceId DeviceId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Device-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Device-Id", valueList[0], &XDeviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Device-Id: %s", err))
+		}
+
+		params.XDeviceId = &XDeviceId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.LinkGoPay(ctx, params)
+	return err
+}
+
+// ListGoPayPaymentOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListGoPayPaymentOptions(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListGoPayPaymentOptionsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "X-Device-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Device-Id")]; found {
+		var XDeviceId DeviceId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Device-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Device-Id", valueList[0], &XDeviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Device-Id: %s", err))
+		}
+
+		params.XDeviceId = &XDeviceId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListGoPayPaymentOptions(ctx, params)
 	return err
 }
 
@@ -442,6 +998,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/bank-accounts", wrapper.ListBankAccounts, options.OperationMiddlewares["listBankAccounts"]...)
 	router.POST(options.BaseURL+"/v1/bank-accounts", wrapper.LinkBankAccount, options.OperationMiddlewares["linkBankAccount"]...)
 	router.DELETE(options.BaseURL+"/v1/bank-accounts/:id", wrapper.DeleteBankAccount, options.OperationMiddlewares["deleteBankAccount"]...)
+	router.DELETE(options.BaseURL+"/v1/gopay-link", wrapper.UnlinkGoPay, options.OperationMiddlewares["unlinkGoPay"]...)
+	router.GET(options.BaseURL+"/v1/gopay-link", wrapper.GetGoPayLink, options.OperationMiddlewares["getGoPayLink"]...)
+	router.POST(options.BaseURL+"/v1/gopay-link", wrapper.LinkGoPay, options.OperationMiddlewares["linkGoPay"]...)
+	router.GET(options.BaseURL+"/v1/gopay-link/payment-options", wrapper.ListGoPayPaymentOptions, options.OperationMiddlewares["listGoPayPaymentOptions"]...)
+	router.POST(options.BaseURL+"/internal/v1/access-token", wrapper.CreateInternalAccessToken, options.OperationMiddlewares["createInternalAccessToken"]...)
+	router.GET(options.BaseURL+"/internal/v1/users/:user_id/payment-options", wrapper.GetInternalPaymentOptions, options.OperationMiddlewares["getInternalPaymentOptions"]...)
+	router.GET(options.BaseURL+"/api/v1.0/accounts", wrapper.ListAccounts, options.OperationMiddlewares["listAccounts"]...)
 
 }
 
@@ -467,6 +1030,84 @@ type UnprocessableApplicationProblemPlusJSONResponse Problem
 
 type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
 
+type ListAccountsRequestObject struct {
+	Params ListAccountsParams
+}
+
+type ListAccountsResponseObject interface {
+	VisitListAccountsResponse(w http.ResponseWriter) error
+}
+
+type ListAccounts200JSONResponse AccountsPage
+
+func (response ListAccounts200JSONResponse) VisitListAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccounts400JSONResponse AccountsError
+
+func (response ListAccounts400JSONResponse) VisitListAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccounts401JSONResponse AccountsError
+
+func (response ListAccounts401JSONResponse) VisitListAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccounts406JSONResponse AccountsError
+
+func (response ListAccounts406JSONResponse) VisitListAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccounts500JSONResponse AccountsError
+
+func (response ListAccounts500JSONResponse) VisitListAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthzRequestObject struct {
 }
 
@@ -484,6 +1125,259 @@ func (response GetHealthz200JSONResponse) VisitGetHealthzResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInternalAccessTokenRequestObject struct {
+	Body *CreateInternalAccessTokenJSONRequestBody
+}
+
+type CreateInternalAccessTokenResponseObject interface {
+	VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error
+}
+
+type CreateInternalAccessToken200JSONResponse InternalToken
+
+func (response CreateInternalAccessToken200JSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInternalAccessToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInternalAccessToken400ApplicationProblemPlusJSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInternalAccessToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInternalAccessToken401ApplicationProblemPlusJSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInternalAccessToken413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInternalAccessToken413ApplicationProblemPlusJSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInternalAccessToken415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInternalAccessToken415ApplicationProblemPlusJSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInternalAccessToken500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInternalAccessToken500ApplicationProblemPlusJSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptionsRequestObject struct {
+	UserId openapi_types.UUID `json:"user_id"`
+	Params GetInternalPaymentOptionsParams
+}
+
+type GetInternalPaymentOptionsResponseObject interface {
+	VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error
+}
+
+type GetInternalPaymentOptions200JSONResponse InternalPaymentOptions
+
+func (response GetInternalPaymentOptions200JSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetInternalPaymentOptions400ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetInternalPaymentOptions401ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptions404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetInternalPaymentOptions404ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptions409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response GetInternalPaymentOptions409ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptions500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response GetInternalPaymentOptions500ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptions502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response GetInternalPaymentOptions502ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptions503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetInternalPaymentOptions503ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInternalPaymentOptions504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GetInternalPaymentOptions504ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -871,6 +1765,585 @@ func (response DeleteBankAccount500ApplicationProblemPlusJSONResponse) VisitDele
 	return err
 }
 
+type UnlinkGoPayRequestObject struct {
+	Params UnlinkGoPayParams
+}
+
+type UnlinkGoPayResponseObject interface {
+	VisitUnlinkGoPayResponse(w http.ResponseWriter) error
+}
+
+type UnlinkGoPay204Response struct {
+}
+
+func (response UnlinkGoPay204Response) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type UnlinkGoPay401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UnlinkGoPay401ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnlinkGoPay404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UnlinkGoPay404ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnlinkGoPay422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UnlinkGoPay422ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnlinkGoPay500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response UnlinkGoPay500ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnlinkGoPay502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response UnlinkGoPay502ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnlinkGoPay503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UnlinkGoPay503ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnlinkGoPay504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response UnlinkGoPay504ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGoPayLinkRequestObject struct {
+	Params GetGoPayLinkParams
+}
+
+type GetGoPayLinkResponseObject interface {
+	VisitGetGoPayLinkResponse(w http.ResponseWriter) error
+}
+
+type GetGoPayLink200JSONResponse GoPayLink
+
+func (response GetGoPayLink200JSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGoPayLink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetGoPayLink401ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGoPayLink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetGoPayLink404ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGoPayLink422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response GetGoPayLink422ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGoPayLink500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response GetGoPayLink500ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGoPayLink502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response GetGoPayLink502ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGoPayLink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetGoPayLink503ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGoPayLink504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GetGoPayLink504ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPayRequestObject struct {
+	Params LinkGoPayParams
+	Body   *LinkGoPayJSONRequestBody
+}
+
+type LinkGoPayResponseObject interface {
+	VisitLinkGoPayResponse(w http.ResponseWriter) error
+}
+
+type LinkGoPay201JSONResponse GoPayLink
+
+func (response LinkGoPay201JSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay400ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay401ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay409ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay413ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay415ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay422ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay500ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay502ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay503ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkGoPay504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay504ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGoPayPaymentOptionsRequestObject struct {
+	Params ListGoPayPaymentOptionsParams
+}
+
+type ListGoPayPaymentOptionsResponseObject interface {
+	VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error
+}
+
+type ListGoPayPaymentOptions200JSONResponse PaymentOptionsView
+
+func (response ListGoPayPaymentOptions200JSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGoPayPaymentOptions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListGoPayPaymentOptions401ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGoPayPaymentOptions404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListGoPayPaymentOptions404ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGoPayPaymentOptions409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ListGoPayPaymentOptions409ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGoPayPaymentOptions500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response ListGoPayPaymentOptions500ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGoPayPaymentOptions502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response ListGoPayPaymentOptions502ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGoPayPaymentOptions503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListGoPayPaymentOptions503ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGoPayPaymentOptions504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ListGoPayPaymentOptions504ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSessionRequestObject struct {
 	Params CreateSessionParams
 	Body   *CreateSessionJSONRequestBody
@@ -1040,9 +2513,18 @@ func (response CreateSession504ApplicationProblemPlusJSONResponse) VisitCreateSe
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAccounts Linked GoPay accounts, in exactly seed 004's request and response shape (its own error shape too).
+	// (GET /api/v1.0/accounts)
+	ListAccounts(ctx context.Context, request ListAccountsRequestObject) (ListAccountsResponseObject, error)
 	// GetHealthz Liveness; answers 200 while the process runs.
 	// (GET /healthz)
 	GetHealthz(ctx context.Context, request GetHealthzRequestObject) (GetHealthzResponseObject, error)
+	// CreateInternalAccessToken Client-credentials access token for internal services (HTTP Basic client id and secret).
+	// (POST /internal/v1/access-token)
+	CreateInternalAccessToken(ctx context.Context, request CreateInternalAccessTokenRequestObject) (CreateInternalAccessTokenResponseObject, error)
+	// GetInternalPaymentOptions The payment-option tokens to charge a user with, refreshed first.
+	// (GET /internal/v1/users/{user_id}/payment-options)
+	GetInternalPaymentOptions(ctx context.Context, request GetInternalPaymentOptionsRequestObject) (GetInternalPaymentOptionsResponseObject, error)
 	// GetMetrics Prometheus metrics in the text exposition format.
 	// (GET /metrics)
 	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
@@ -1058,6 +2540,18 @@ type StrictServerInterface interface {
 	// DeleteBankAccount Unlink one of the signed-in user's bank accounts.
 	// (DELETE /v1/bank-accounts/{id})
 	DeleteBankAccount(ctx context.Context, request DeleteBankAccountRequestObject) (DeleteBankAccountResponseObject, error)
+	// UnlinkGoPay Unlink GoPay (SNAP unbinding, or Core API unbind for a pending legacy account) and clear it here.
+	// (DELETE /v1/gopay-link)
+	UnlinkGoPay(ctx context.Context, request UnlinkGoPayRequestObject) (UnlinkGoPayResponseObject, error)
+	// GetGoPayLink The signed-in user's GoPay link.
+	// (GET /v1/gopay-link)
+	GetGoPayLink(ctx context.Context, request GetGoPayLinkRequestObject) (GetGoPayLinkResponseObject, error)
+	// LinkGoPay Link GoPay.
+	// (POST /v1/gopay-link)
+	LinkGoPay(ctx context.Context, request LinkGoPayRequestObject) (LinkGoPayResponseObject, error)
+	// ListGoPayPaymentOptions The linked GoPay account's payment options (names, active flags, balances; never tokens).
+	// (GET /v1/gopay-link/payment-options)
+	ListGoPayPaymentOptions(ctx context.Context, request ListGoPayPaymentOptionsRequestObject) (ListGoPayPaymentOptionsResponseObject, error)
 	// CreateSession Exchange a mini app auth code for a session token.
 	// (POST /v1/sessions)
 	CreateSession(ctx context.Context, request CreateSessionRequestObject) (CreateSessionResponseObject, error)
@@ -1073,6 +2567,31 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ListAccounts operation middleware
+func (sh *strictHandler) ListAccounts(ctx echo.Context, params ListAccountsParams) error {
+	var request ListAccountsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAccounts(ctx.Request().Context(), request.(ListAccountsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAccounts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAccountsResponseObject); ok {
+		return validResponse.VisitListAccountsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // GetHealthz operation middleware
@@ -1092,6 +2611,78 @@ func (sh *strictHandler) GetHealthz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetHealthzResponseObject); ok {
 		return validResponse.VisitGetHealthzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateInternalAccessToken operation middleware
+func (sh *strictHandler) CreateInternalAccessToken(ctx echo.Context) error {
+	var request CreateInternalAccessTokenRequestObject
+
+	var body CreateInternalAccessTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateInternalAccessToken(ctx.Request().Context(), request.(CreateInternalAccessTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateInternalAccessToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateInternalAccessTokenResponseObject); ok {
+		return validResponse.VisitCreateInternalAccessTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetInternalPaymentOptions operation middleware
+func (sh *strictHandler) GetInternalPaymentOptions(ctx echo.Context, userId openapi_types.UUID, params GetInternalPaymentOptionsParams) error {
+	var request GetInternalPaymentOptionsRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetInternalPaymentOptions(ctx.Request().Context(), request.(GetInternalPaymentOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetInternalPaymentOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetInternalPaymentOptionsResponseObject); ok {
+		return validResponse.VisitGetInternalPaymentOptionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -1240,6 +2831,129 @@ func (sh *strictHandler) DeleteBankAccount(ctx echo.Context, id openapi_types.UU
 	return nil
 }
 
+// UnlinkGoPay operation middleware
+func (sh *strictHandler) UnlinkGoPay(ctx echo.Context, params UnlinkGoPayParams) error {
+	var request UnlinkGoPayRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UnlinkGoPay(ctx.Request().Context(), request.(UnlinkGoPayRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UnlinkGoPay")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UnlinkGoPayResponseObject); ok {
+		return validResponse.VisitUnlinkGoPayResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetGoPayLink operation middleware
+func (sh *strictHandler) GetGoPayLink(ctx echo.Context, params GetGoPayLinkParams) error {
+	var request GetGoPayLinkRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetGoPayLink(ctx.Request().Context(), request.(GetGoPayLinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetGoPayLink")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetGoPayLinkResponseObject); ok {
+		return validResponse.VisitGetGoPayLinkResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// LinkGoPay operation middleware
+func (sh *strictHandler) LinkGoPay(ctx echo.Context, params LinkGoPayParams) error {
+	var request LinkGoPayRequestObject
+
+	request.Params = params
+
+	var body LinkGoPayJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.LinkGoPay(ctx.Request().Context(), request.(LinkGoPayRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LinkGoPay")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LinkGoPayResponseObject); ok {
+		return validResponse.VisitLinkGoPayResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListGoPayPaymentOptions operation middleware
+func (sh *strictHandler) ListGoPayPaymentOptions(ctx echo.Context, params ListGoPayPaymentOptionsParams) error {
+	var request ListGoPayPaymentOptionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListGoPayPaymentOptions(ctx.Request().Context(), request.(ListGoPayPaymentOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListGoPayPaymentOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListGoPayPaymentOptionsResponseObject); ok {
+		return validResponse.VisitListGoPayPaymentOptionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // CreateSession operation middleware
 func (sh *strictHandler) CreateSession(ctx echo.Context, params CreateSessionParams) error {
 	var request CreateSessionRequestObject
@@ -1293,52 +3007,92 @@ func (sh *strictHandler) CreateSession(ctx echo.Context, params CreateSessionPar
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fptc9u2sv4rO7ydqX1Lvdhx0kT+5KRNk9s0zSTO9M6NfU2YWEmoSIAFQNuKR//9zC5IkZToWO1p3TNn",
-	"jj/JJF72Dc8+u+BtlJq8MBq1d9HkNiqEFTl6tPzfa4l5YTzqdPkjLumJRJdaVXhldDSJTjIlHJgpJO/x",
-	"txKdH7yWyTE41BKMRnrj5wj+2gyjOFI0ZY5Coo3iSIsco0l7iwHtEUcunWMuaLOvLE6jSfRfo0bGUXjr",
-	"RhuirVZxVMnwWm4L2hoNC1zG4FJToARvWMDSoQWhJf9jTelxCE/p5ZMjyNCTOWKQaqa8iyEZJGAsJBfJ",
-	"nUo11vjj+qziyKIrjHbIvngu5A/C47VgP6RGe9SefoqiyFQqSNNRYc1lhvk3vzpS+3bHvd+FWWHTruF+",
-	"MO/EEiz+iqlHCaa0kIosIwMI7a7RogRncvRzpWdwjZAKrY0Hi0LCHg13SiIoB7lyqdFTNSstyv1htIpJ",
-	"pcpSD6nSKfk4bMtyiWxqbI7yGJKpwkwmQF50HAtmOkUtSTV+xVK/MHqaqfRBZT5ZS3yt/JxFcyJHUN24",
-	"Jn2cV1kGSkNhzcyicyx0FTqnKkdT+oePIKkkUFyEoCHxvMrxGCx6u/yyUiz/a+3RapE9pOQfNd4UIe7R",
-	"WmOPQaIXKnMgLLIKJDHaK5UiZGYGpZZoA4bU8RVC5q3xL02p5UNK/9aAK9M5WHSmtCnC1JBsyjHasVin",
-	"xrwRdoZ/1+m7NJJD1lxVZnPqM0KmcuVZvo9alH5urPqMD2q6n5RzSs9iUPpKZEoS2uFNoRjs0DllNHiz",
-	"QF1LeSVUJi4zfPhzZSxjcvvIOG8sI27ZCFYftEx4tDsct4+6sCZF5x5aq18wywYBj+Gy9HU6uUSoBEI5",
-	"YdGD+uwFTkaln0NqZKX4QptrHa+dZuyZLh1K2EtoTAJOLB1cz1U6PwbhFrzih+9+5DMiQOM10Zf9GEyI",
-	"y02YvRYOLNKKZ5qNKUCq6RQtal9H9/BMB0u6siiM9Sh/QqnE6bL4288bWTRp70q7JUMmUdWSgXHoxUma",
-	"mjKIWVhToPUq0JFLoRcXIry9CLTnNsIbkRcZMyAxFWBxKqI48qxy5LxVekY24bnkiO6cX8XM9A1PLQqP",
-	"8kKwGBQc9CuSwuOAskjfHCU7Y8tSyb5huXALWrnWo8wv0W7Txw/qBoTzaJVbuDVRzITzMKXjF6jhcXiK",
-	"eubnNfUNK9ZGt3iFIkNJxLHR+7/578nR4yfbIjIL/K2kKI4mnyLWojFf3OOGu5Tq2PF8vZG5JGoX2Nja",
-	"3W+U63G5FJ4jUXnM3X0h2Q6e1Xo3Ya1YbmnFC/eJ9IIl/hAgt0UVhZSKXCOydy0JpyJzGG8ITcCwjrXt",
-	"o9HgxtSaHJJcaXVSFB/kYjhDf1L6+QsjcW+fuX4ubt6wd6PJ44PDOMqVrv8/uM9zjRx9ir5CkdEymyZ3",
-	"XviSf6Euc1rHLFoL3LFXNatvo+2KrqXUk6OOTk/jqBBU/JCx/v/TyeD/xODzePDsYnD+zVd9p+mN0ouW",
-	"3/+gw6qwZWjvd1pA/T6HtXY/pUF/huM68vTZtEbfLVnfv3wBz44efwsVqtf8kUTqKt0foB88pV/IRTpX",
-	"GgdUU/EDGh0DDmdDSDriXWjjL6bENFntLQeF/bc3elXmQlO2zITmjBDgi6hZmpbWok6xd0Guivqd1JRO",
-	"dfrhwTFcz9EigWNgKUYj7PXoksSQhLp62Gou7PeKUe1woXpkeWGsxSxoRVSuUqwWak9kztRkPvnfQWsv",
-	"CNuv8b5F9fvFaE7rtjlenZ6+gzCgNVdpjzO0jJDKZ30xMDfWw5wd5Mo8F3ZZ55Y6qmitXnl8xTU2ypr3",
-	"rykzI3uVal3y0Q7rbZwLfluLvdY9ju7EuPcopNLo3DbMpXNMF+5uoLjtC+W2Tj9rBNTEcAu0ILFALZmt",
-	"7SWFcZ7qYIoni1Lxj1zNLIeES/ZjSMwiqaneVKistG39Gw220ZiO5DKKIzp34feu4BzXSveZqsp424YK",
-	"hNb9LipUVSwNoG7HCWNHHS21bs9RWLQ7KNRZv7Na3BZ4W1EWLi2t8ssPRBuqnNcof8kivKzV/J9fTqM+",
-	"fpt0REiqzPDu5w+nMLo6GFVvHWMi8xMSIqzdGGzufREItNJTs31snot0gVpScTKYWmbvEi5xrip0CAUJ",
-	"pSMQRTEEEqz+D9YTTIHagViXkXUpdqZ3ZiKMR5nSCwfE/qBCTdeUdU1+PNM7JMgzfaa/t9bY0NhI7qpH",
-	"EtirM9o+VGWPuyNFhTorLH2FdgnsDZGmWHhi0GCKcMy3W1i6000mgFbCQbLRKE72J2daADHPDD3KdkvP",
-	"YpGJJVWQSx/6Husfh0cwN6V1sMcKNKv6wftq1gS8LTHZj8P6OiRAD7IMZkGYoXdwNH4WN6mBCmmuDDer",
-	"Qa65woTDQ6oJ10gfdSMGnr98GcXRFdoQ/dF4eDAc0/GkmBGFiibRo+F4+ChiWjbnszKaM3H8TL9nyKBA",
-	"cMG+ey1pD/SvqiEb/eTD8fgLdejvqz8r+trXuMzUFVaVZche0SR6o66QEsFx1Q50cDgeUzmeYZ2IqNQH",
-	"W+qQLMXMMfetVXPROa04ytFblbovaf9TNeRe7T3e+FGRCbWh9yb4bXeLwg6bSr6z3BbH0kElZs0yaCci",
-	"W8ZxqoMA419UlHPLF738Poz4C53c5O8eI/D23Dp6PH70MFu+ra4ZlseQhFza7uu0SQDldCq6uw5aL34M",
-	"7yqOwOf5PZEEWjmdM5TRs4YvAGsTSvg73XV1MCJoHtTQfKfjqNBuQbL7K/23Wd/f0SyqZWZnHo0P7lp2",
-	"Leeo06blCBjfP2nd0G+zgGjyqZX/P52vztsOO+UO8UyjHCjNXeyvHSdCQvp2JoxB43WoOKzrHKyuV85X",
-	"cUT0cDvZf3+TzoWeVbdAG4XJrpVnSAYB5UPzHc80C7q+R9AytGt5nxz2fOOAunWEOrXLwqPcH8LJGi4P",
-	"6kyj8fpMV1O4X8lQWjMBvFHOE7+nKut6jrrJVm2LUdKsDClmQunhmX5rwpUe3ygZixJKnREoh2WDecCV",
-	"aYooUYbMthncnXYA563mdvlTf4Q0Q0bNfe4qvnfw5v3p+boqfG7k8k87RHe0OFZdUkwEYvUwR7n/GKsu",
-	"N+SGtcgYLStHH3fjoxrIh/4wHPqHkPQNy1JBzQ6o0box/qPodDR+dv+k9R0vTTh4dP+E9VUaT3i8i1g9",
-	"9wI0+fBwl8nt65nfD7k04XAna9efHDSJ/V5rry/DeM7R/XM27qZ3TwgUPSC6kc7YLBpWXT+v7uvuTgV9",
-	"eXt0q+QqZAcqMrbz93f8/Isgxx+IEGFvPg/hLn4XLdqfidxzaxGgrYMsRz29R8zN1YMfrR28vb4L/wuZ",
-	"wkdNINf+BGmLN3QIww5xUTcRuCezA2eoK/6vXeuOYS9cJz+m8Cw9uhic0rOMP0Da76ELlbBnOjxdZ2vJ",
-	"zIHX5bgOYN7838raa/rQsAcBbm6sH1BpJs90ME33Yhu8CV9xUeV9UjmZw34CoS8EZ+V4/CjtdF74EVf9",
-	"W1ygc5Pzb8EEeu+mduIBf152re3Zk1mrV9xw+mdg4D/J8l8/Wa5xr4agTgJs+or8ccPGBywN8K0R7nwV",
-	"kNZe1ceztFnVIZ2MRgeH3w7Hw/HwYPJ0/HTM56ta4rZOcK2CmA5s9XS9QetZF21X56t/BAAA//8=",
+	"7HxtUxu5sv9X6fL/VMX8z9gYAtkEXpGEzXKXZSkgZ/feda4tZtq2DmNpjqTBeFN891tqaZ5s2ZgkcLZO",
+	"Ja/IeCR1t/rh163WfG7FcppJgcLo1sHnVsYUm6JBRf97j7c8xpPE/p2gjhXPDJeiddC6miDEuTZyiuqF",
+	"hoRejGAk1YypBBMwEj7IczYHpuHy7Oj8hYbfO++P/3Hy7rhz8r4Lv3EzkbkBbsBMEDQqOwNoFIkGBtqw",
+	"6xT7ItOYJ1LMpzLXwBNIUPFbTGCk5JQG5hpVty9aUYtbuibIElStqCXYFFsHrd87jofOSdKKWjqe4JRZ",
+	"bqbs7hTF2ExaB6/2otaUi+K/O1ErY8agstP97x9Hnf9hnT97nTfdwUHn09//1opaZp7ZqbVRXIxb9/dR",
+	"6yTBaSYNinj+M86XpXWUcqZBjmB4gf/KUZvOSTI8JGZBCrS/WF7MTHZXMVJbomPXqDPzN4Wj1kHr/21X",
+	"e7ntftXbC6RZaj0NoW2tvQ03OI9AxzJzu1kIG5hI6D9K5ga78Nr++GoPUrRC0xEkfMyNjmDYGYJUMBwM",
+	"VzJVSePL+bmPWgp1JoVG0tm3LPnADM4Y7UMshUFh7J8sy1IeM8vpdqbkdYrTv/9TW7Y/b7j2uRvlFm0K",
+	"zum6wn9ibDABmSuIWZpaATChZ6gwAS2naCZcjGGGEDMhpAGFLIG2fV3zBIFrmHIdSzHi41xhstVt3UeW",
+	"JS+p52TJmrhyyxJdLB1JNcXkEIYjjmkyBLuLmnRBjkYoEssa/URUv5NilPL4WWk+KimecTNxnoVNEXhT",
+	"ry0/2vA0BS4gU3KsUGtoD/3gAReD4ulwK/KOjGtgqd2veV+kXNxgAu3hWGZsPvDPB+6xHSIVLe5G2sd2",
+	"uJCQSjG2NhQbfovlePvCgAv3dHjgBrAx42LL+rb7qOVV+opPUebm+TU74QlYfXXKbMVm+BQPQaFR8/XC",
+	"JmU4EdajsvQ5Kf8o8C5z9ohKSXUICRrGUw1MIbFQCzypHEMuEnT7Vuq9U+UzaX6UuUiek/ozCTqPJ6BQ",
+	"y1zFaGMrmAnXLuRZsq6kPGVqjP8ur3AtEzILeevFpvmfCCmfckP0fRQsNxOp+J/4rKL7hWvNxTgCLm5Z",
+	"yhNrjXiXcXLCqDWXAoy8QVFQect4avHG89uVVBQr6iajjVQUCfKKsMLQUmZQbWBuH0WmZIxaPzdXv2Ga",
+	"dlycgOvcFGHuGsEThMlBzTPSLlCQzM0EYpl4xm+EnImo3DSp+iLX5HDtO0PQbK5hNuHx5BCYvqEZL9//",
+	"TDbCQODMwqrKDS+6/xnToNDO2BckTAYJH41QoTCFdnvH+1HoPMukMpj8gglnVwT+/r32ZiU6rK9qVxt2",
+	"Cdz5Ke2KR3Esc2FODE4J2iuZoTLcwSScMk7eeAHNRi1Otop3bJpZ3WntvXy1v/dqf29/GfoWQC4wSzaR",
+	"ApsTvdp99Xp3983Lvd0fXu3shGbThpnckSfyaevgj5YLiYQfyz8zBzVaFvg5vNX6FELlVmxWfew8PClQ",
+	"Z+RZL0gsV63mkNd2WkuQF6E+tvEjIMTwY6ujNaFwYXCMys43tSY5DklsgV6aono/RFslrOV1dB5bY6tJ",
+	"csRSjdU011KmyMTSun7SaobIM7lOOueepaYUEmZI8bnBqX7IAuq6el8uxZRic9ImNuaCOZN4wJSqN5sK",
+	"Vajhbq8XrZfY40VErDaoDInrLRM3ns9laV0zcTNg7tdBYVWV7VywEQOFIxYyGxpbKF015p9sLEOvxwqZ",
+	"wWTAiAzrrO1flgnsWFQXGuOcQvlunpNBLb02ZfrGzlzwkU+vUS2nmZf8Dpg2qLi+0WVCmTJtYGTDoUsh",
+	"D91TysuLFNnNWDhBhbfIUkxsglnx/f/p36u9/VetjdxCJb4osA2rmGrI8YHtPuXafKWB1JVnyUAWuKKJ",
+	"QyS9I4ovHQSqpZQsSbjdGpae1ygklxEtEG0Ddalry6GqiuNUoRlOueBHWXaZ3HTHaI5yM3knE2xvUU2g",
+	"VoTZ39ldrMKs37mKjhCjhC5OubhZljqFETLSQa7SZS5+JAjhYwykOGbxHPzeR04jbXZmagUwkBkKDUaC",
+	"nxzBIuCnMT0uzKu9VsiFeT2lsFYzvUXD+OH1m17QdgsH4kOvFixrRS0ngUCEXRP8JQlTDxSOFOrJIxn+",
+	"higgauVZ8kiJh1zE1HmH0vWHRN3Y3cbCIQ39CVlqFX1RPZeZlzcPw5s1EGa5Nrm69vl6Re1zEK58Vmn9",
+	"OZtPUZhfsyJEB2wOQ7HVetyUiRgf8n+/SIHztUpHuUTYK2WOvIHTy4HLOoyEeGLTZ8qnug8qgo8GpQIW",
+	"hBcrB4Ufko8OCGiMA42xFIkOREv3A2guYpsMVDbVDfoBV03a1Gs0ZaM3DkjhrQ9gty92AukKjaGfBgqZ",
+	"z7GWbV6jGmyEWBa2uBhYyXCB/KixUwWVy0JcpwtXhZ4u2ogFk4NSi5e4csmwHnCxUkXC+kBTDoxPXAu3",
+	"8haZQvWwa2nQ1ZisQdKDHH8Z3BgrJswS7XHKrbRjhQkKw1mqH+ajNlOIVgsWahjrC8GRh4hrXJHzPSFw",
+	"VFudBPYtQFKDnlVsE1jalOFFvRMJ4B2LTTovTrKGJTQbErQfOgRR4meeEF9fCCuJ2BeaQJgFaBkbW59o",
+	"ciUwgbbAWQnLdEQnj3DNCSlsPVqaUVUlKf1IUTyoTbS7vxcYusR1mLNfeGIUExreSYVwdH5SYE3giZUm",
+	"E4B3XBvLK20j/5PAK7Q9NC25XeRvZ/f1Rgebq2J7EWjrU9Zy54VSz8pcb+Gk2NX9aEiRzM38UTCxreZu",
+	"n9tUBk1AU4JHvNWp73XefPr8Jtp5ef+3B716g76QEThssVzGyZWysKkJok/eX4SkdcvSfCH//uHN6/1e",
+	"r9ft9QLE/73f7zoudjdgwc0eVSSF2DhvFEkWS1K+6rAcHtyc5rxZl1rAEwHMIvDOhEt/Cm/DFa4lkjNU",
+	"q9c10rB0zU92ZLD+tVRLs7wX81WLNllvTFowHRbzs2PdSqc+/Hp+9N+D345OT4+vvhixPsiV/gfH2TJr",
+	"XwoVnxoihirmNCGMGE8xoUKSRjr2KwtN3r94XqCtEWFYh5bDrRqcWgM/l1d3qxZEvNDgTwXIsz2caCyK",
+	"eQmDOsaDu+gPEpbIuvjxHbzZ2/+hJMUfhS5H4nAQvqR+HJiyeMIFdhSyhB7YtyPA7rgLwwbaGAhpBiOZ",
+	"CxftlzbPrb+80E/5lEJeljLny1zlj2uQsfd+GJyQGg/C+1F1JxQnKfRyBLMJOpVwB242JrUDvAwjGLrW",
+	"lW6tf2crSEbZQhCg5Z1UClPHlYvuxFhBVJulWhbn0sPfO7W1wC1flkprp9ZhMqoywrI4frq6Ogf3woqE",
+	"gZuQYV1OpDIwoQ3S+XTK1LwoyxZaZecK0lMg+IUT+osTayVIuwqCTQnlPDzfgsH4bMSRXavSrCwPXiBL",
+	"uPDl/gX1n2Dsol0YBn8OqXKdp18FAhKOyVBBghmKhA4e28NMajNWqK0+KUw4/THlY0UqQa0mQ3kzLE4t",
+	"rRvJVZ3/0OFPkRNRB0oralm7c39vWjWKCqZDovLF4sDZl8/9HuWx3WRrktyvy1Wb869IVoMFOSIuzhU3",
+	"80sbtRyP3Cew7yjfDPT1CSheKUzyhQaXnVoLt+aqMVZooF01dQHTcHJ2dXxxdnQ6eHd6cnx2dRnBhFkH",
+	"T9ZMcZOiDtM8rgQ5MSajivBiJWHZxof1tH3o883zXy+vYLsYvX27s+3e6ri3unDkOvyKHgmBtxaeS3Wj",
+	"wfrIJm1uT5aIy5gyAtWqptFSXpWUTJkWz5gGrnVOHYfd1T2d50cXV2fHF52T99X6LOM/O9SkK5V1RP5Y",
+	"KOd//WZBU0BaDcVpiut2Z9v/qocbCOCe9mckl7l/y+IbFElnJFVnpKh9IIFrnHDv011mNOWCA8uyLljC",
+	"iv9BOcAdNbByj4pekL7Y+OiF1JLwLVwzcVMknLrqK6mKFH2xQZWiL/qCTshdZ9VwVUPEENoFDtkC33eh",
+	"VwAL1+jhpr5FNQfaDauvmdE2K3boiKXLvX2i0WZrwypnGoYLHbTDrYO+YGDhaoqG4FrZ66gwS9kcE7ie",
+	"G9d4Vf6xuwcTmSsNbWKgmtV0LvyoAzAqx+FW5OYXPsuAJHdiQRij0bDXexNVAZ1N0bWmLLajUNOHG7C7",
+	"6zqdfXxuNTUG3v74Yytq3aJy2t/qdXe6PXccg4JlvHXQetntdV+6bHRCHm6bZXz7dqfb2y60gKpuSM7O",
+	"unvaRWvMrVOuTXHiT1NUneJ/fHaW+q8c1bwy1MzlVVUPTIIjlqeGahFTdsen1r3v9Ogf1Sr8k2VQcv9p",
+	"oc13t9db04bzuPabRh9DoAfHhnSqM8lRZSztnR5FePuDa9PdewKSXONJgKa3rNRYv/jO8y3uG+wsUJkp",
+	"KcZQd8kEX8ruur3eq+ej64jcQ9EdsLgQ0bP/nJtUFMBd/2m3ATO81TQi+R+fGvHzj09W7T3UJgukrmN/",
+	"r8IvHlmHV5RgNWICvd7eiyqrsB6msBzQE5YhtLnRIGfCkeUfGildKsHGms49i47dT5bq7QmdV/650jt8",
+	"QPOTf+UJLdWfmoa2PuW36CVcE9gtWph/6PuWNez2ejCb8BSLNMPiH1C50HXeS9a0534VZiJYLHVAHq7V",
+	"olCAIxpz5WGp35q3Mpl/M8kEz1rumwDZhqX7J9yd5gnXimZGktuBu/vCjcXCwyPfJUxrHoBD+9DPe72X",
+	"Mb1Of+LQBcdh3dkMQaMBI2FOVy4KTFn3xyGKSxFs1+5WVF50/ZBGW7MdtPPy4UFlrzYN2N9klUDjaeXA",
+	"1g8u2+1XepwipVn0Me55p3a0Bk7hC1Ao1VLOo6FNNYW3Nl0Jpj/rPEvdtmz6obc/+3PY+21fCuvUKo7e",
+	"+yyUt3yBrIZhvXOGt+70B06ENYM5jLjSBtrEjYZ4wsS4qGBJAcx71yt2nYsxE5BnY8US3DrsixqU8xas",
+	"SRxS+JtRdrywAFQbJmLytgrdz5k2CtmULgV14WQExYUhu8O6bCvqi6LD5cDiQwjeD4lASLcbmqYyCwVP",
+	"DdJMUM24xoPFemdfeMadKVEl0eNVam7iCob1aqM/wqudeg8j4CNrbnSRxUyY6IvLq6PT48HVrz8fn10O",
+	"fjn6fXD04RjaO/sWm+YGNVzPwWO/rcOKunqVA9r7vZfb+7297f3e7pbDuUsRZkU7RRiMWoxbYdHqaL/p",
+	"D+vw9MFmgbDZVYtvlxcmnxSvrhDDOoern9cj9vYeHlReqqEBbx4eUF4oe7wXtAN2N2K9uDtIQ15uxHp5",
+	"e4TGbMD5wmWur0SFtQYn7yf9ltc6nJhzUNboo6qDyPnCNa55ikbxWK8Dfb/4Vx5Ud4N3ZjtLGV9Q9EUj",
+	"W0423AqL2O5c0XVKzDV4MovSuV0J8C6Tmuq34Mx6Lb6jgulacHvh3nhCq66K0gEh0PLdmlY+/ZJn/nrq",
+	"/BCGrkBcv3dTr2y7867FDSonP4RzX/imYHKBCZVYWDyhSo99VhXBXdbmWrpXbtftzvY1EzedjWoWtYqV",
+	"fsr9W+z3XuGOC5q7X+xdvxIBluXRkCPRfCww6XBBDsP32WDSLBRGIHDmjtEW/EdzVz7dR2V21BTE8Z0D",
+	"Xg75LJy2bdod5TCMA1LuciT2BRFa3vO0ANTiHlpnCm1TbUDRfYIiVvPMYLLVhaMyS9wpCnECZ31Rtn9L",
+	"5TLIAmSWrTkW5M0mKKpiXl1iwEtB0q3ebl+cSXcVnG4i00l0LlKC2TStEw/QFRNMMAkBooWWtWUY9ABY",
+	"qb4DsAGyWbx3/+lp0tgVbXjPnMg2LluEzJg3S+d0cOEvgfuNPmzqh3+RjH73G5bqHqDUVYyeGfs9Eso9",
+	"b/q8t7u7yeD69dn/dLi5MiCc0mcImppOvplVhw7Fc1/xXR0KQnF7+zNP7l10SNHgcvx+T8/XOrlArveV",
+	"ad5y6rYXqjhM5e2zm9Yj06qnQgof6QMY9U/XLOGGBmDYQC+o0NFJ/ZWtVfrgFqaQ/+hwty43D2zwR/+R",
+	"j+4zZsHffdNjVdChvzb1eefCd3oTTiv7qd1j/2mA8L2+LUKKcYpMATdlr0OhsqSbhGaDxcejxVmL771o",
+	"NCbFxMHFstHbFyD9J2CkiBFQWKElUe0DQvS4/PwBJJz22/WHLCWn1XXHb2kU3w5PVfStSIqsxL4b2l/S",
+	"0IJZYfVdo7CdhLO+s/rlDHcC5NK/6sLI2usdB43eR2vVLl0qMIi8RdUX5AusPd8gZrp5UdedYbSLSwXw",
+	"rqTGxzFvwaXzaFy5KCjmqi8Ct1oOnNWWhl4U97mB47Ojt6fH76Pmt+5mLKNfnWsiupuU9kWbwfnx2fuT",
+	"sw/1XNJnjEzD0Lsenwxzo6G64Oy/I0WnMNYTaZAChh+Or4Zbq/LJLwutX5VJPrqq/jRZZ+MW1Eb55s7z",
+	"+MfT4ltj/vjHfdZmxjgllr7wUSlOu1SJre953/e874vzPtLJkHdfAuyPPqVNNjylPYTqUsaQNH02YQYm",
+	"LKMmSF9vY8adenYDDk07aPTQeeFfAiQFbuCsQEtezt3v53N/QayUBpq0XujihK66b0Qfz4yKL0GOUjbW",
+	"EfgbWvrQ9167g7ytNWZY9CbXO5HW1dqLRuIXunaptu0+k1ee10eguRin1NawFSizexjYFw0ui5YPmpco",
+	"d0XQ6v817FKW3auqOwM9kcp0Un6LSV840Nn8YB8Y6VDYQ21DjYZu3z4UwjyNL+L8R1TQg9/4eWY8U8gz",
+	"4L/8T9TH/jXls+9g46/vM0u/WLigRuG4uq5A6c/Chzkrh1d6uE/3zhOr28I86QNOdPHiYHt7Z/eHbq/b",
+	"6+4cvO697pF9+Sk+F4Xh2kGyNVj/tFyg9qxZpaz94Nxv7UHZMnH/6f7/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -5,18 +5,23 @@ package app
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/gopay-miniapp/bff/internal/coalesce"
 	"github.com/gopay-miniapp/bff/internal/config"
+	"github.com/gopay-miniapp/bff/internal/gateway/coreapi"
 	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
+	"github.com/gopay-miniapp/bff/internal/gateway/snap"
 	"github.com/gopay-miniapp/bff/internal/gateway/upstream"
 	"github.com/gopay-miniapp/bff/internal/handler"
 	"github.com/gopay-miniapp/bff/internal/idempotency"
@@ -26,6 +31,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/seal"
 	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
+	"github.com/gopay-miniapp/bff/internal/snapsig"
 )
 
 // App is a running service instance.
@@ -85,28 +91,62 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	if err != nil {
 		return nil, fmt.Errorf("SESSION_KEYS: %w", err)
 	}
-	signer, err := session.NewSigner(sessionKeys, cfg.SessionTTL, nil)
+	signer, err := session.NewSigner(sessionKeys, cfg.SessionTTL, session.AudienceMiniApp, nil)
 	if err != nil {
 		return nil, err
 	}
+	internalSigner, err := session.NewSigner(sessionKeys, cfg.InternalTokenTTL, session.AudienceInternal, nil)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := config.ParseInternalClients(cfg.InternalClients)
+	if err != nil {
+		return nil, fmt.Errorf("INTERNAL_CLIENTS: %w", err)
+	}
+	snapKeyPEM, err := os.ReadFile(cfg.SNAPPrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("SNAP_PRIVATE_KEY_FILE: %w", err)
+	}
+	snapKey, err := snapsig.ParsePrivateKey(snapKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("SNAP_PRIVATE_KEY_FILE: %w", err)
+	}
 
-	gopayURL := cfg.GoPayBaseURL
+	gopayURL, snapURL, midtransURL := cfg.GoPayBaseURL, cfg.SNAPBaseURL, cfg.MidtransBaseURL
 	if cfg.Sandbox() {
-		if gopayURL, err = a.startSandbox(ctx); err != nil {
+		sandboxURL, err := a.startSandbox(ctx, &snapKey.PublicKey)
+		if err != nil {
 			return nil, err
 		}
+		gopayURL, snapURL, midtransURL = sandboxURL, sandboxURL, sandboxURL
 	}
-	gopayClient := gopay.New(upstream.New(upstream.Options{
-		Name: "gopay", Timeout: cfg.GoPayTimeout, MaxAttempts: cfg.GoPayMaxAttempts, Metrics: a.Metrics, Log: log,
-	}), gopayURL, cfg.GoPayClientID, cfg.GoPayClientSecret, log)
+	upstreamClient := func(name string, timeout time.Duration, attempts int) *upstream.Client {
+		return upstream.New(upstream.Options{Name: name, Timeout: timeout, MaxAttempts: attempts, Metrics: a.Metrics, Log: log})
+	}
+	gopayClient := gopay.New(upstreamClient("gopay", cfg.GoPayTimeout, cfg.GoPayMaxAttempts),
+		gopayURL, cfg.GoPayClientID, cfg.GoPayClientSecret, log)
+	snapClient, err := snap.New(snap.Options{
+		BaseURL: snapURL, ClientKey: cfg.SNAPClientKey, ClientSecret: cfg.SNAPClientSecret, PrivateKey: snapKey,
+		PartnerID: cfg.SNAPPartnerID, ChannelID: cfg.SNAPChannelID, MerchantID: cfg.SNAPMerchantID,
+		Upstream: upstreamClient("snap", cfg.SNAPTimeout, cfg.SNAPMaxAttempts), Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	coreClient := coreapi.New(upstreamClient("coreapi", cfg.MidtransTimeout, cfg.SNAPMaxAttempts), midtransURL, cfg.MidtransServerKey, log)
 
 	users := repo.NewUsers(a.pool, ring)
 	accounts := repo.NewBankAccounts(a.pool, ring, indexKey)
+	links := repo.NewGoPayLinks(a.pool, ring)
+	refreshes := coalesce.New(a.rdb, cfg.RedisKeyPrefix, 30*time.Second, a.Metrics.Coalesced)
 	e, err := handler.New(handler.Deps{
-		Sessions:     service.NewSessions(gopayClient, users, signer),
-		BankAccounts: service.NewBankAccounts(gopayClient, accounts),
-		Signer:       signer,
-		Idempotency:  idempotency.NewStore(a.rdb, cfg.RedisKeyPrefix, cfg.IdempotencyTTL, cfg.IdempotencyLockTTL),
+		Sessions:       service.NewSessions(gopayClient, users, signer),
+		BankAccounts:   service.NewBankAccounts(gopayClient, accounts),
+		GoPay:          service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.StaleTokensMaxAge),
+		InternalAuth:   service.NewInternalAuth(clients, internalSigner),
+		Signer:         signer,
+		InternalSigner: internalSigner,
+		Idempotency:    idempotency.NewStore(a.rdb, cfg.RedisKeyPrefix, cfg.IdempotencyTTL, cfg.IdempotencyLockTTL),
 		Readiness: []handler.ReadinessCheck{
 			{Name: "postgres", Check: a.pool.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
@@ -162,8 +202,12 @@ func openRedis(ctx context.Context, redisURL string) (*redis.Client, error) {
 }
 
 // startSandbox serves the embedded sandbox and returns its base URL.
-func (a *App) startSandbox(ctx context.Context) (string, error) {
-	a.Sandbox = sandbox.New(sandbox.Options{GoPayClientID: a.cfg.GoPayClientID, GoPayClientSecret: a.cfg.GoPayClientSecret})
+func (a *App) startSandbox(ctx context.Context, snapPublicKey *rsa.PublicKey) (string, error) {
+	a.Sandbox = sandbox.New(sandbox.Options{
+		GoPayClientID: a.cfg.GoPayClientID, GoPayClientSecret: a.cfg.GoPayClientSecret,
+		SNAPClientKey: a.cfg.SNAPClientKey, SNAPClientSecret: a.cfg.SNAPClientSecret, SNAPPublicKey: snapPublicKey,
+		MidtransServerKey: a.cfg.MidtransServerKey,
+	})
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", a.cfg.SandboxAddr)
 	if err != nil {
 		return "", fmt.Errorf("SANDBOX_ADDR %s: %w", a.cfg.SandboxAddr, err)

@@ -193,7 +193,7 @@ func TestFiftyConcurrentDuplicatesOverTwoInstances(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	one := start(t, e)
-	two := start(t, e.with("GOPAY_BASE_URL", one.app.SandboxURL())) // shares one's sandbox as its GoPay
+	two := start(t, e.upstreamsAt(one.app.SandboxURL())) // shares one's sandbox as its upstreams
 	sb := one.app.SandboxURL()
 	auth := one.login(sb, "erin")
 	one.app.Sandbox.SetFault(sandbox.OpGoPayBankDetails, sandbox.Fault{LatencyMS: 300})
@@ -305,7 +305,7 @@ func TestUpstreamRejectsOurCredentials(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	good := start(t, e)
-	bad := start(t, e.with("GOPAY_BASE_URL", good.app.SandboxURL(), "GOPAY_CLIENT_SECRET", "wrong-secret-value"))
+	bad := start(t, e.upstreamsAt(good.app.SandboxURL()).with("GOPAY_CLIENT_SECRET", "wrong-secret-value"))
 	code := sandboxPost(t, good.app.SandboxURL(), "/sandbox/auth-codes", `{}`, "auth_code")
 	r := bad.do("POST", "/v1/sessions", `{"auth_code":"`+code+`"}`)
 	problem(t, r, 502, "upstream_rejected", "")

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/app"
 	"github.com/gopay-miniapp/bff/internal/config"
 	"github.com/gopay-miniapp/bff/internal/seal"
+	"github.com/gopay-miniapp/bff/internal/snapsig"
 	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
@@ -38,20 +41,56 @@ func newEnv(t *testing.T) env {
 	t.Helper()
 	redisURL, _, prefix := testenv.Redis(t)
 	return env{
-		"HTTP_ADDR":           "127.0.0.1:0",
-		"SANDBOX_ADDR":        "127.0.0.1:0",
-		"DATABASE_URL":        testenv.Postgres(t),
-		"REDIS_URL":           redisURL,
-		"REDIS_KEY_PREFIX":    prefix,
-		"DEV_STATE_DIR":       t.TempDir(),
-		"ENCRYPTION_KEYS":     seal.NewKeySpec("t1", 32),
-		"BLIND_INDEX_KEY":     seal.NewKeySpec("x", 32)[2:],
-		"SESSION_KEYS":        seal.NewKeySpec("t1", 32),
-		"GOPAY_CLIENT_ID":     "test-client",
-		"GOPAY_CLIENT_SECRET": "test-secret-" + seal.NewKeySpec("x", 8)[2:],
-		"GOPAY_TIMEOUT":       "2s",
-		"LOG_LEVEL":           "debug",
+		"HTTP_ADDR":             "127.0.0.1:0",
+		"SANDBOX_ADDR":          "127.0.0.1:0",
+		"DATABASE_URL":          testenv.Postgres(t),
+		"REDIS_URL":             redisURL,
+		"REDIS_KEY_PREFIX":      prefix,
+		"DEV_STATE_DIR":         t.TempDir(),
+		"ENCRYPTION_KEYS":       seal.NewKeySpec("t1", 32),
+		"BLIND_INDEX_KEY":       seal.NewKeySpec("x", 32)[2:],
+		"SESSION_KEYS":          seal.NewKeySpec("t1", 32),
+		"GOPAY_CLIENT_ID":       "test-client",
+		"GOPAY_CLIENT_SECRET":   "test-secret-" + seal.NewKeySpec("x", 8)[2:],
+		"GOPAY_TIMEOUT":         "2s",
+		"LOG_LEVEL":             "debug",
+		"SNAP_CLIENT_KEY":       "test-snap-client",
+		"SNAP_CLIENT_SECRET":    "snap-secret-" + seal.NewKeySpec("x", 8)[2:],
+		"SNAP_PRIVATE_KEY_FILE": snapKeyFile(t),
+		"SNAP_PARTNER_ID":       "TESTPARTNER",
+		"SNAP_MERCHANT_ID":      "G99999",
+		"MIDTRANS_SERVER_KEY":   "SB-Mid-server-test-" + seal.NewKeySpec("x", 8)[2:],
+		"INTERNAL_CLIENTS":      "payments:" + config.HashSecret(internalSecret),
 	}
+}
+
+// internalSecret is the test internal client's secret (client id "payments").
+const internalSecret = "payments-test-secret"
+
+var (
+	snapKeyOnce sync.Once
+	snapKeyPEM  []byte
+)
+
+// snapKeyFile writes the package's one RSA test key (generating one per test is slow).
+func snapKeyFile(t *testing.T) string {
+	t.Helper()
+	snapKeyOnce.Do(func() {
+		var err error
+		if snapKeyPEM, err = snapsig.NewPrivateKeyPEM(); err != nil {
+			panic(err)
+		}
+	})
+	path := filepath.Join(t.TempDir(), "snap.pem")
+	if err := os.WriteFile(path, snapKeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// upstreamsAt points every upstream of a second instance at a running sandbox.
+func (e env) upstreamsAt(url string) env {
+	return e.with("GOPAY_BASE_URL", url, "SNAP_BASE_URL", url, "MIDTRANS_BASE_URL", url)
 }
 
 func (e env) with(kv ...string) env {

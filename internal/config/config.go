@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -43,6 +44,24 @@ type Config struct {
 	GoPayTimeout      time.Duration `env:"GOPAY_TIMEOUT" envDefault:"5s" help:"timeout of one GoPay call attempt"`
 	GoPayMaxAttempts  int           `env:"GOPAY_MAX_ATTEMPTS" envDefault:"3" help:"attempts per GoPay call; only 5xx and network errors are retried"`
 
+	SNAPBaseURL        string        `env:"SNAP_BASE_URL" help:"BI-SNAP API of Midtrans/GoPay, e.g. https://merchants.midtrans.com; unset = sandbox mode"`
+	SNAPClientKey      string        `env:"SNAP_CLIENT_KEY" help:"SNAP client key (X-CLIENT-KEY, and the first half of the B2B string to sign)"`
+	SNAPClientSecret   string        `env:"SNAP_CLIENT_SECRET" secret:"true" help:"SNAP client secret (HMAC-SHA512 key of service-call signatures)"`
+	SNAPPrivateKeyFile string        `env:"SNAP_PRIVATE_KEY_FILE" help:"PEM RSA private key that signs B2B access-token requests"`
+	SNAPPartnerID      string        `env:"SNAP_PARTNER_ID" help:"X-PARTNER-ID sent on SNAP calls"`
+	SNAPChannelID      string        `env:"SNAP_CHANNEL_ID" envDefault:"95221" help:"CHANNEL-ID sent on SNAP calls (5 digits)"`
+	SNAPMerchantID     string        `env:"SNAP_MERCHANT_ID" help:"merchantId sent in SNAP bodies"`
+	SNAPTimeout        time.Duration `env:"SNAP_TIMEOUT" envDefault:"5s" help:"timeout of one SNAP call attempt"`
+	SNAPMaxAttempts    int           `env:"SNAP_MAX_ATTEMPTS" envDefault:"3" help:"attempts per SNAP call; only 5xx and network errors are retried"`
+
+	MidtransBaseURL   string        `env:"MIDTRANS_BASE_URL" help:"Midtrans Core API, e.g. https://api.midtrans.com; unset = sandbox mode"`
+	MidtransServerKey string        `env:"MIDTRANS_SERVER_KEY" secret:"true" help:"Midtrans server key (Basic auth user)"`
+	MidtransTimeout   time.Duration `env:"MIDTRANS_TIMEOUT" envDefault:"5s" help:"timeout of one Core API call attempt"`
+
+	InternalClients   string        `env:"INTERNAL_CLIENTS" help:"internal callers allowed to fetch payment-option tokens: id:sha256hex(secret), comma-separated"`
+	InternalTokenTTL  time.Duration `env:"INTERNAL_TOKEN_TTL" envDefault:"5m" help:"lifetime of internal access tokens"`
+	StaleTokensMaxAge time.Duration `env:"STALE_TOKENS_MAX_AGE" envDefault:"15m" help:"if a refresh fails, last payment-option tokens younger than this are served marked stale; older ones are not served"`
+
 	EncryptionKeys string        `env:"ENCRYPTION_KEYS" secret:"true" help:"AES-256 keys for data at rest, id:base64(32 bytes), comma-separated; the first encrypts, all decrypt"`
 	BlindIndexKey  string        `env:"BLIND_INDEX_KEY" secret:"true" help:"base64(32 bytes) HMAC key that lets the database spot a bank account linked twice; never rotate without re-indexing"`
 	SessionKeys    string        `env:"SESSION_KEYS" secret:"true" help:"HMAC keys for session tokens, id:base64(32 bytes), comma-separated; the first signs, all verify"`
@@ -59,8 +78,11 @@ type Config struct {
 	DevKeysFile string `env:"-"`
 }
 
-// Sandbox reports whether the service plays its own upstreams.
-func (c *Config) Sandbox() bool { return c.GoPayBaseURL == "" }
+// Sandbox reports whether the service plays its own upstreams: no upstream URL is set. Setting
+// some but not all is refused by validate, so a deployment never half-talks to a sandbox.
+func (c *Config) Sandbox() bool {
+	return c.GoPayBaseURL == "" && c.SNAPBaseURL == "" && c.MidtransBaseURL == ""
+}
 
 // Load reads the configuration through getenv, fills development keys in sandbox mode, and
 // validates the result.
@@ -126,7 +148,9 @@ func (c *Config) validate() error {
 		"HTTP_READ_HEADER_TIMEOUT": c.HTTPReadHeaderTimeout, "HTTP_READ_TIMEOUT": c.HTTPReadTimeout,
 		"HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout,
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "GOPAY_TIMEOUT": c.GoPayTimeout, "SESSION_TTL": c.SessionTTL,
-		"IDEMPOTENCY_TTL": c.IdempotencyTTL, "IDEMPOTENCY_LOCK_TTL": c.IdempotencyLockTTL,
+		"SNAP_TIMEOUT": c.SNAPTimeout, "MIDTRANS_TIMEOUT": c.MidtransTimeout, "INTERNAL_TOKEN_TTL": c.InternalTokenTTL,
+		"STALE_TOKENS_MAX_AGE": c.StaleTokensMaxAge,
+		"IDEMPOTENCY_TTL":      c.IdempotencyTTL, "IDEMPOTENCY_LOCK_TTL": c.IdempotencyLockTTL,
 	} {
 		if d <= 0 {
 			bad(name, "must be positive")
@@ -157,17 +181,31 @@ func (c *Config) validate() error {
 		bad("LOG_FORMAT", "want json or console")
 	}
 	if !c.Sandbox() {
-		if err := checkUpstreamURL(c.GoPayBaseURL); err != nil {
-			bad("GOPAY_BASE_URL", "%v", err)
-		}
-		if c.GoPayClientID == "" || c.GoPayClientSecret == "" {
-			errs = append(errs, errors.New("GOPAY_CLIENT_ID and GOPAY_CLIENT_SECRET are required once GOPAY_BASE_URL is set"))
-		}
-		for _, name := range []string{"ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "SESSION_KEYS"} {
-			if c.secretValue(name) == "" {
-				bad(name, "required once GOPAY_BASE_URL is set (development keys are for sandbox mode only)")
+		for name, u := range map[string]string{"GOPAY_BASE_URL": c.GoPayBaseURL, "SNAP_BASE_URL": c.SNAPBaseURL, "MIDTRANS_BASE_URL": c.MidtransBaseURL} {
+			if err := checkUpstreamURL(u); err != nil {
+				bad(name, "%v (once one upstream URL is set, all three must be)", err)
 			}
 		}
+		for name, v := range map[string]string{
+			"GOPAY_CLIENT_ID": c.GoPayClientID, "GOPAY_CLIENT_SECRET": c.GoPayClientSecret,
+			"SNAP_CLIENT_KEY": c.SNAPClientKey, "SNAP_CLIENT_SECRET": c.SNAPClientSecret,
+			"SNAP_PRIVATE_KEY_FILE": c.SNAPPrivateKeyFile, "SNAP_PARTNER_ID": c.SNAPPartnerID,
+			"SNAP_MERCHANT_ID": c.SNAPMerchantID, "MIDTRANS_SERVER_KEY": c.MidtransServerKey,
+			"ENCRYPTION_KEYS": c.EncryptionKeys, "BLIND_INDEX_KEY": c.BlindIndexKey, "SESSION_KEYS": c.SessionKeys,
+		} {
+			if v == "" {
+				bad(name, "required once upstream URLs are set (development keys and credentials are for sandbox mode only)")
+			}
+		}
+	}
+	if !channelIDPattern.MatchString(c.SNAPChannelID) {
+		bad("SNAP_CHANNEL_ID", "must be 5 digits")
+	}
+	if c.SNAPMaxAttempts < 1 || c.SNAPMaxAttempts > 10 {
+		bad("SNAP_MAX_ATTEMPTS", "must be between 1 and 10")
+	}
+	if _, err := ParseInternalClients(c.InternalClients); err != nil {
+		bad("INTERNAL_CLIENTS", "%v", err)
 	}
 	if _, err := seal.ParseKeys(c.EncryptionKeys, 32); c.EncryptionKeys != "" && err != nil {
 		bad("ENCRYPTION_KEYS", "%v", err)
@@ -181,16 +219,26 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) secretValue(name string) string {
-	switch name {
-	case "ENCRYPTION_KEYS":
-		return c.EncryptionKeys
-	case "BLIND_INDEX_KEY":
-		return c.BlindIndexKey
-	case "SESSION_KEYS":
-		return c.SessionKeys
+var (
+	channelIDPattern = regexp.MustCompile(`^[0-9]{5}$`)
+	clientIDPattern  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	sha256HexPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ParseInternalClients parses "id:sha256hex,...": only hashes of the secrets are configured.
+func ParseInternalClients(spec string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(spec) == "" {
+		return out, nil
 	}
-	return ""
+	for _, part := range strings.Split(spec, ",") {
+		id, hash, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok || !clientIDPattern.MatchString(id) || !sha256HexPattern.MatchString(hash) {
+			return nil, errors.New("want id:sha256hex (lowercase hex of SHA-256 of the secret), comma-separated")
+		}
+		out[id] = hash
+	}
+	return out, nil
 }
 
 // checkUpstreamURL insists on https, except for loopback hosts (a sandbox run on its own).

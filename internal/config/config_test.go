@@ -20,6 +20,12 @@ func TestSandboxModeGeneratesAndKeepsDevKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c1.SNAPPrivateKeyFile == "" || c1.InternalClients == "" || c1.MidtransServerKey == "" || c1.SNAPClientSecret == "" {
+		t.Fatalf("sandbox mode must fill upstream credentials: %+v", c1)
+	}
+	if _, err := os.Stat(c1.SNAPPrivateKeyFile); err != nil {
+		t.Fatalf("sandbox SNAP key not written: %v", err)
+	}
 	if !c1.Sandbox() || c1.EncryptionKeys == "" || c1.SessionKeys == "" || c1.BlindIndexKey == "" || c1.GoPayClientSecret == "" {
 		t.Fatalf("sandbox mode must fill development keys: %+v", c1)
 	}
@@ -41,7 +47,8 @@ func TestUpstreamModeRefusesWithoutRealKeys(t *testing.T) {
 	if err == nil {
 		t.Fatal("started in upstream mode without credentials")
 	}
-	for _, want := range []string{"GOPAY_CLIENT_ID", "ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "SESSION_KEYS"} {
+	for _, want := range []string{"GOPAY_CLIENT_ID", "ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "SESSION_KEYS",
+		"SNAP_BASE_URL", "MIDTRANS_BASE_URL", "SNAP_PRIVATE_KEY_FILE"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}
@@ -51,8 +58,12 @@ func TestUpstreamModeRefusesWithoutRealKeys(t *testing.T) {
 func TestValidation(t *testing.T) {
 	full := map[string]string{
 		"GOPAY_BASE_URL": "https://gopay.example", "GOPAY_CLIENT_ID": "id", "GOPAY_CLIENT_SECRET": "s",
+		"SNAP_BASE_URL": "https://snap.example", "SNAP_CLIENT_KEY": "ck", "SNAP_CLIENT_SECRET": "cs",
+		"SNAP_PRIVATE_KEY_FILE": "/etc/bff/snap.pem", "SNAP_PARTNER_ID": "P1", "SNAP_MERCHANT_ID": "G12345",
+		"MIDTRANS_BASE_URL": "https://core.example", "MIDTRANS_SERVER_KEY": "sk",
 		"ENCRYPTION_KEYS": seal.NewKeySpec("k", 32), "SESSION_KEYS": seal.NewKeySpec("k", 32),
-		"BLIND_INDEX_KEY": seal.NewKeySpec("x", 32)[2:],
+		"BLIND_INDEX_KEY":  seal.NewKeySpec("x", 32)[2:],
+		"INTERNAL_CLIENTS": "payments:" + HashSecret("s3cret"),
 	}
 	if _, err := Load(getenv(full)); err != nil {
 		t.Fatalf("complete upstream config rejected: %v", err)
@@ -67,6 +78,10 @@ func TestValidation(t *testing.T) {
 		{"LOG_LEVEL", "loud", "LOG_LEVEL"},
 		{"DATABASE_URL", "mysql://x", "DATABASE_URL"},
 		{"SESSION_TTL", "soon", "SESSION_TTL"},
+		{"SNAP_BASE_URL", "", "SNAP_BASE_URL"}, // half-configured: one upstream left to the sandbox
+		{"SNAP_CHANNEL_ID", "1234", "SNAP_CHANNEL_ID"},
+		{"INTERNAL_CLIENTS", "payments:plaintext-secret", "INTERNAL_CLIENTS"},
+		{"MIDTRANS_SERVER_KEY", "", "MIDTRANS_SERVER_KEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -87,6 +102,7 @@ func TestValidation(t *testing.T) {
 			m[k] = v
 		}
 		m["GOPAY_BASE_URL"] = "http://127.0.0.1:8081"
+		m["SNAP_BASE_URL"] = "http://localhost:8081"
 		if _, err := Load(getenv(m)); err != nil {
 			t.Fatal(err)
 		}

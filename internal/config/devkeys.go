@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/gopay-miniapp/bff/internal/seal"
+	"github.com/gopay-miniapp/bff/internal/snapsig"
 )
 
 // devKeys are generated once per checkout in sandbox mode and kept in DEV_STATE_DIR, so data
@@ -21,15 +23,22 @@ type devKeys struct {
 	SessionKeys       string `json:"session_keys"`
 	GoPayClientID     string `json:"gopay_client_id"`
 	GoPayClientSecret string `json:"gopay_client_secret"`
+	SNAPClientKey     string `json:"snap_client_key"`
+	SNAPClientSecret  string `json:"snap_client_secret"`
+	SNAPPartnerID     string `json:"snap_partner_id"`
+	SNAPMerchantID    string `json:"snap_merchant_id"`
+	MidtransServerKey string `json:"midtrans_server_key"`
+	// The internal client's secret is kept here in clear for the README walk-through; the
+	// service itself is configured with its hash only.
+	InternalClientID     string `json:"internal_client_id"`
+	InternalClientSecret string `json:"internal_client_secret"`
 }
+
+const snapKeyName = "snap-private-key.pem"
 
 const devKeysName = "dev-keys.json"
 
 func (c *Config) fillDevKeys() error {
-	if c.EncryptionKeys != "" && c.BlindIndexKey != "" && c.SessionKeys != "" &&
-		c.GoPayClientID != "" && c.GoPayClientSecret != "" {
-		return nil
-	}
 	path := filepath.Join(c.DevStateDir, devKeysName)
 	keys, err := loadOrCreateDevKeys(path)
 	if err != nil {
@@ -45,8 +54,24 @@ func (c *Config) fillDevKeys() error {
 	fill(&c.SessionKeys, keys.SessionKeys)
 	fill(&c.GoPayClientID, keys.GoPayClientID)
 	fill(&c.GoPayClientSecret, keys.GoPayClientSecret)
+	fill(&c.SNAPClientKey, keys.SNAPClientKey)
+	fill(&c.SNAPClientSecret, keys.SNAPClientSecret)
+	fill(&c.SNAPPartnerID, keys.SNAPPartnerID)
+	fill(&c.SNAPMerchantID, keys.SNAPMerchantID)
+	fill(&c.MidtransServerKey, keys.MidtransServerKey)
+	fill(&c.SNAPPrivateKeyFile, filepath.Join(c.DevStateDir, snapKeyName))
+	if keys.InternalClientID != "" {
+		fill(&c.InternalClients, keys.InternalClientID+":"+HashSecret(keys.InternalClientSecret))
+	}
 	c.DevKeysFile = path
 	return nil
+}
+
+// HashSecret is how internal client secrets are configured and compared: SHA-256, hex. The
+// secrets are long random strings, so a fast hash suffices (no dictionary to protect against).
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
 }
 
 func loadOrCreateDevKeys(path string) (*devKeys, error) {
@@ -66,13 +91,23 @@ func loadOrCreateDevKeys(path string) (*devKeys, error) {
 		return nil, err
 	}
 	k := &devKeys{
-		EncryptionKeys:    seal.NewKeySpec("dev1", 32),
-		BlindIndexKey:     seal.NewKeySpec("x", 32)[2:],
-		SessionKeys:       seal.NewKeySpec("dev1", 32),
-		GoPayClientID:     "sandbox-client",
-		GoPayClientSecret: base64.RawURLEncoding.EncodeToString(secret),
+		EncryptionKeys:       seal.NewKeySpec("dev1", 32),
+		BlindIndexKey:        seal.NewKeySpec("x", 32)[2:],
+		SessionKeys:          seal.NewKeySpec("dev1", 32),
+		GoPayClientID:        "sandbox-client",
+		GoPayClientSecret:    base64.RawURLEncoding.EncodeToString(secret),
+		SNAPClientKey:        "sandbox-snap-client",
+		SNAPClientSecret:     randomString(),
+		SNAPPartnerID:        "BFFSANDBOX",
+		SNAPMerchantID:       "G12345",
+		MidtransServerKey:    "SB-Mid-server-" + randomString(),
+		InternalClientID:     "payments",
+		InternalClientSecret: randomString(),
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeSNAPKey(filepath.Join(filepath.Dir(path), snapKeyName)); err != nil {
 		return nil, err
 	}
 	b, err = json.MarshalIndent(k, "", "  ")
@@ -93,4 +128,36 @@ func loadOrCreateDevKeys(path string) (*devKeys, error) {
 		return nil, err
 	}
 	return k, os.Remove(tmp)
+}
+
+func randomString() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// writeSNAPKey generates the sandbox's RSA key once; the embedded sandbox verifies with its
+// public half, as Midtrans does with the key a merchant registers.
+func writeSNAPKey(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	pemBytes, err := snapsig.NewPrivateKeyPEM()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // path from DEV_STATE_DIR
+	if errors.Is(err, os.ErrExist) {
+		return nil // another instance wrote it first
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(pemBytes); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -35,3 +35,16 @@ func TestAsKeepsKindThroughWrapping(t *testing.T) {
 		t.Fatalf("a plain error must become an opaque internal error, got %+v", got)
 	}
 }
+
+func TestAmount(t *testing.T) {
+	for in, want := range map[string]string{"7985000": "7985000.00", "350000.5": "350000.50", "1000000.00": "1000000.00", "0": "0.00"} {
+		if got, err := Amount(in); err != nil || got != want {
+			t.Errorf("Amount(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "1e6", "1.234", "abc", ".5", "1,000"} {
+		if _, err := Amount(bad); err == nil {
+			t.Errorf("Amount(%q) accepted", bad)
+		}
+	}
+}

@@ -38,6 +38,14 @@ const (
 	CodeUpstreamUnavailable = "upstream_unavailable"
 	CodeUpstreamTimeout     = "upstream_timeout"
 	CodeStoreUnavailable    = "idempotency_store_unavailable"
+
+	CodeGoPayLinkInactive     = "gopay_link_inactive"      // GoPay ended the linking: link again
+	CodeGoPayAuthCodeInvalid  = "gopay_auth_code_invalid"  // the linking page's auth code is unknown or used
+	CodeGoPayAlreadyLinked    = "gopay_already_linked"     // unlink first
+	CodeGoPayNotLinked        = "gopay_not_linked"         // link first
+	CodeLegacyAccountNotFound = "legacy_account_not_found" // Midtrans knows no such account id
+	CodeLegacyAccountInactive = "legacy_account_inactive"  // expired or disabled: link anew
+	CodeUnavailableStale      = "payment_options_unavailable"
 )
 
 // Error is the one error type that crosses layers. Message and Field are safe to show a client;

@@ -13,6 +13,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/api"
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/idempotency"
+	"github.com/gopay-miniapp/bff/internal/metrics"
 	"github.com/gopay-miniapp/bff/internal/service"
 )
 
@@ -25,10 +26,13 @@ type ReadinessCheck struct {
 // server implements the generated strict interface: HTTP in, domain calls, documented
 // responses out. Errors go back to Echo, whose error handler renders the problem.
 type server struct {
-	sessions *service.Sessions
-	accounts *service.BankAccounts
-	checks   []ReadinessCheck
-	gatherer prometheus.Gatherer
+	sessions     *service.Sessions
+	accounts     *service.BankAccounts
+	gopay        *service.GoPayLinks
+	internalAuth *service.InternalAuth
+	checks       []ReadinessCheck
+	gatherer     prometheus.Gatherer
+	metrics      *metrics.Metrics
 }
 
 var _ api.StrictServerInterface = (*server)(nil)
@@ -76,7 +80,7 @@ func (s *server) CreateSession(ctx context.Context, req api.CreateSessionRequest
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateSession201JSONResponse{SessionToken: token, TokenType: api.Bearer, ExpiresAt: exp.UTC()}, nil
+	return api.CreateSession201JSONResponse{SessionToken: token, TokenType: api.SessionTokenTypeBearer, ExpiresAt: exp.UTC()}, nil
 }
 
 func (s *server) LinkBankAccount(ctx context.Context, req api.LinkBankAccountRequestObject) (api.LinkBankAccountResponseObject, error) {

@@ -15,7 +15,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
+	"github.com/gopay-miniapp/bff/internal/gateway/coreapi"
 	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
+	"github.com/gopay-miniapp/bff/internal/gateway/snap"
 	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/metrics"
 	"github.com/gopay-miniapp/bff/internal/seal"
@@ -65,24 +67,76 @@ func (memUsers) Upsert(_ context.Context, id, _ string) (domain.User, error) {
 	return domain.User{ID: uuid.NewSHA1(uuid.Nil, []byte(id))}, nil
 }
 
+// unreachable stands in for the GoPay-link dependencies, which the fuzz target never reaches.
+type unreachable struct{}
+
+var errUnreachable = domain.NotFound("stub")
+
+func (unreachable) Bind(context.Context, string, string) (string, error) { return "", errUnreachable }
+func (unreachable) Inquire(context.Context, string, string) (snap.Inquiry, error) {
+	return snap.Inquiry{}, errUnreachable
+}
+func (unreachable) SwapLegacy(context.Context, string, string) (snap.Inquiry, error) {
+	return snap.Inquiry{}, errUnreachable
+}
+func (unreachable) Unbind(context.Context, string, string) error { return errUnreachable }
+func (unreachable) Status(context.Context, string) (coreapi.Account, error) {
+	return coreapi.Account{}, errUnreachable
+}
+func (unreachable) Do(context.Context, string, string, func(context.Context) error) error {
+	return errUnreachable
+}
+
+type unreachableLinks struct{}
+
+func (unreachableLinks) Save(context.Context, domain.GoPayLink) (domain.GoPayLink, error) {
+	return domain.GoPayLink{}, errUnreachable
+}
+func (unreachableLinks) Get(context.Context, uuid.UUID) (domain.GoPayLink, error) {
+	return domain.GoPayLink{}, errUnreachable
+}
+func (unreachableLinks) SetStatus(context.Context, uuid.UUID, domain.LinkStatus) error {
+	return errUnreachable
+}
+func (unreachableLinks) Activate(context.Context, uuid.UUID, string) error { return errUnreachable }
+func (unreachableLinks) ReplaceOptions(context.Context, uuid.UUID, int64, []domain.PaymentOption, time.Time) error {
+	return errUnreachable
+}
+func (unreachableLinks) Options(context.Context, uuid.UUID, int64) ([]domain.PaymentOption, error) {
+	return nil, errUnreachable
+}
+func (unreachableLinks) Page(context.Context, int, int) ([]domain.GoPayLink, int, error) {
+	return nil, 0, errUnreachable
+}
+
+type unreachableCore struct{ unreachable }
+
+func (unreachableCore) Unbind(context.Context, string, string) (coreapi.Account, error) {
+	return coreapi.Account{}, errUnreachable
+}
+
 func newTestServer(tb testing.TB) (*echo.Echo, string) {
 	tb.Helper()
 	_, rdb, prefix := testenv.Redis(tb)
 	keys, _ := seal.ParseKeys(seal.NewKeySpec("k", 32), 32)
-	signer, _ := session.NewSigner(keys, time.Hour, nil)
+	signer, _ := session.NewSigner(keys, time.Hour, session.AudienceMiniApp, nil)
+	internal, _ := session.NewSigner(keys, time.Hour, session.AudienceInternal, nil)
 	e, err := New(Deps{
-		Sessions:     service.NewSessions(fakeGoPay{}, memUsers{}, signer),
-		BankAccounts: service.NewBankAccounts(fakeGoPay{}, &memStore{rows: map[uuid.UUID]domain.BankAccount{}}),
-		Signer:       signer,
-		Idempotency:  idempotency.NewStore(rdb, prefix, time.Minute, time.Minute),
-		Metrics:      metrics.New(),
-		Log:          zap.NewNop(),
-		MaxBodyBytes: 4096,
+		Sessions:       service.NewSessions(fakeGoPay{}, memUsers{}, signer),
+		BankAccounts:   service.NewBankAccounts(fakeGoPay{}, &memStore{rows: map[uuid.UUID]domain.BankAccount{}}),
+		GoPay:          service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0),
+		InternalAuth:   service.NewInternalAuth(map[string]string{}, internal),
+		Signer:         signer,
+		InternalSigner: internal,
+		Idempotency:    idempotency.NewStore(rdb, prefix, time.Minute, time.Minute),
+		Metrics:        metrics.New(),
+		Log:            zap.NewNop(),
+		MaxBodyBytes:   4096,
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tok, _, _ := signer.Issue(uuid.New())
+	tok, _, _ := signer.Issue(uuid.NewString())
 	return e, "Bearer " + tok
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/logging"
 	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
 )
 
@@ -80,32 +81,73 @@ func userFrom(ctx context.Context) (uuid.UUID, bool) {
 	return u, ok
 }
 
-// authenticate is the OpenAPI validator's check of the `session` security scheme: the
-// contract, not a route list, decides which endpoints need a session. It puts the user on
-// the request context.
-func authenticate(signer *session.Signer) openapi3filter.AuthenticationFunc {
-	return func(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
-		unauthenticated := func(msg string) error {
-			return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: domain.Unauthenticated(msg)}
-		}
-		if in.SecuritySchemeName != "session" {
-			return unauthenticated("unknown security scheme")
-		}
-		token, ok := strings.CutPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+type clientKey struct{}
+
+// internalClientFrom returns the internal client an internal request authenticated as.
+func internalClientFrom(ctx context.Context) (string, bool) {
+	c, ok := ctx.Value(clientKey{}).(string)
+	return c, ok
+}
+
+// authenticator checks the contract's security schemes. It is the OpenAPI validator's
+// AuthenticationFunc: the contract, not a route list, decides which endpoints need what.
+type authenticator struct {
+	sessions *session.Signer       // audience miniapp
+	internal *session.Signer       // audience internal
+	clients  *service.InternalAuth // client credentials
+}
+
+func (a *authenticator) check(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
+	unauthenticated := func(msg string) error {
+		return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: domain.Unauthenticated(msg)}
+	}
+	c := oapimw.GetEchoContext(ctx)
+	if c == nil {
+		return errors.New("no echo context in validator")
+	}
+	req := in.RequestValidationInput.Request
+	bearer, hasBearer := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	with := func(k, v any) { c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), k, v))) }
+
+	switch in.SecuritySchemeName {
+	case "session":
+		if !hasBearer || bearer == "" {
 			return unauthenticated("send Authorization: Bearer <session_token> from POST /v1/sessions")
 		}
-		userID, err := signer.Verify(token)
+		userID, err := a.sessions.VerifyUser(bearer)
 		if err != nil {
 			return unauthenticated("the session token is invalid or expired; open a new session")
 		}
-		c := oapimw.GetEchoContext(ctx)
-		if c == nil {
-			return errors.New("no echo context in validator")
+		with(userKey{}, userID)
+	case "internalClient":
+		id, secret, ok := req.BasicAuth()
+		if !ok {
+			return unauthenticated("send the client id and secret with HTTP Basic auth")
 		}
-		c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), userKey{}, userID)))
-		return nil
+		if err := a.clients.Check(id, secret); err != nil {
+			return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: err}
+		}
+		with(clientKey{}, id)
+	case "internalToken":
+		if !hasBearer || bearer == "" {
+			return unauthenticated("send Authorization: Bearer <access_token> from POST /internal/v1/access-token")
+		}
+		client, err := a.internal.Verify(bearer)
+		if err != nil {
+			return unauthenticated("the access token is invalid or expired")
+		}
+		if req.Header.Get("X-PARTNER-ID") != client {
+			return unauthenticated("X-PARTNER-ID must be the client id the token was issued to")
+		}
+		with(clientKey{}, client)
+	case "partnerId":
+		if req.Header.Get("X-PARTNER-ID") == "" {
+			return unauthenticated("X-PARTNER-ID is required")
+		}
+	default:
+		return unauthenticated("unknown security scheme")
 	}
+	return nil
 }
 
 // idempotent makes POSTs idempotent under the client's Request-Id (or Idempotency-Key),

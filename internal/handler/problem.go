@@ -38,6 +38,15 @@ const (
 
 const problemContentType = "application/problem+json"
 
+// accountsAPIPrefix is where seed 004's API lives, with its own error shape.
+const accountsAPIPrefix = "/api/v1.0/"
+
+func accountsError(status int, message string) api.AccountsError {
+	e := api.AccountsError{Status: status, Success: false}
+	e.Error.Code, e.Error.Message = status, message
+	return e
+}
+
 // errorHandler renders every error as application/problem+json. Internal errors are logged
 // in full for the operator and reach the client as a bare "internal error".
 func errorHandler(log *zap.Logger) echo.HTTPErrorHandler {
@@ -66,6 +75,13 @@ func errorHandler(log *zap.Logger) echo.HTTPErrorHandler {
 		}
 		if rid := c.Response().Header().Get(echo.HeaderXRequestID); rid != "" {
 			p.RequestId = &rid
+		}
+		if strings.HasPrefix(c.Request().URL.Path, accountsAPIPrefix) {
+			// Seed 004's API answers errors in its own shape, not problem+json.
+			if err := c.JSON(status, accountsError(status, e.Message)); err != nil {
+				l.Warn("writing error failed", zap.Error(err))
+			}
+			return
 		}
 		c.Response().Header().Set(echo.HeaderContentType, problemContentType)
 		if err := c.JSON(status, p); err != nil {

@@ -29,19 +29,23 @@ func init() {
 
 // Deps is everything the HTTP layer needs.
 type Deps struct {
-	Sessions     *service.Sessions
-	BankAccounts *service.BankAccounts
-	Signer       *session.Signer
-	Idempotency  *idempotency.Store
-	Readiness    []ReadinessCheck
-	Metrics      *metrics.Metrics
-	Log          *zap.Logger
-	MaxBodyBytes int64
+	Sessions       *service.Sessions
+	BankAccounts   *service.BankAccounts
+	GoPay          *service.GoPayLinks
+	InternalAuth   *service.InternalAuth
+	Signer         *session.Signer // user sessions
+	InternalSigner *session.Signer // internal access tokens
+	Idempotency    *idempotency.Store
+	Readiness      []ReadinessCheck
+	Metrics        *metrics.Metrics
+	Log            *zap.Logger
+	MaxBodyBytes   int64
 }
 
 // New builds the Echo server.
 func New(d Deps) (*echo.Echo, error) {
-	if d.Sessions == nil || d.BankAccounts == nil || d.Signer == nil || d.Idempotency == nil ||
+	if d.Sessions == nil || d.BankAccounts == nil || d.GoPay == nil || d.InternalAuth == nil || d.Signer == nil ||
+		d.InternalSigner == nil || d.Idempotency == nil ||
 		d.Metrics == nil || d.Log == nil || d.MaxBodyBytes <= 0 {
 		return nil, errors.New("handler.New: missing dependency")
 	}
@@ -61,7 +65,7 @@ func New(d Deps) (*echo.Echo, error) {
 		middleware.BodyLimit(strconv.FormatInt(d.MaxBodyBytes, 10)+"B"),
 		oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 			Options: openapi3filter.Options{
-				AuthenticationFunc: authenticate(d.Signer),
+				AuthenticationFunc: (&authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth}).check,
 				MultiError:         false,
 			},
 			ErrorHandler:          func(_ echo.Context, err *echo.HTTPError) error { return err },
@@ -69,7 +73,8 @@ func New(d Deps) (*echo.Echo, error) {
 		}),
 		idempotent(d.Idempotency, d.Metrics, d.Log),
 	)
-	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, checks: d.Readiness, gatherer: d.Metrics.Registry}
+	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, gopay: d.GoPay, internalAuth: d.InternalAuth,
+		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics}
 	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
 	return e, nil
 }

@@ -32,6 +32,8 @@ type Metrics struct {
 	UpstreamRequests *prometheus.CounterVec
 	UpstreamDuration *prometheus.HistogramVec
 	Idempotency      *prometheus.CounterVec
+	Coalesced        *prometheus.CounterVec
+	TokenRequests    *prometheus.CounterVec
 }
 
 func New() *Metrics {
@@ -60,8 +62,16 @@ func New() *Metrics {
 			Name: "bff_idempotency_events_total",
 			Help: "Idempotency-key handling: stored, replayed, conflict (in progress), mismatch (other body), store_unavailable.",
 		}, []string{"event"}),
+		Coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_coalesced_total",
+			Help: "Coalesced work (e.g. payment-option refreshes) by role: ran, joined_local (same instance), joined_remote (another instance ran it).",
+		}, []string{"operation", "role"}),
+		TokenRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_internal_token_requests_total",
+			Help: "Internal access-token requests by outcome (issued, refused).",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency,
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -7,9 +7,11 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,12 +21,23 @@ import (
 const (
 	OpGoPayAuthToken   = "gopay.auth_token" //nolint:gosec // an operation name, not a credential
 	OpGoPayBankDetails = "gopay.bank_details"
+	OpSNAPAccessToken  = "snap.access_token" //nolint:gosec // an operation name, not a credential
+	OpSNAPBinding      = "snap.binding"
+	OpSNAPInquiry      = "snap.inquiry"
+	OpSNAPUnbinding    = "snap.unbinding"
+	OpCoreCreate       = "coreapi.create_account"
+	OpCoreStatus       = "coreapi.account_status"
+	OpCoreUnbind       = "coreapi.unbind"
 )
 
-// Options configures a Sandbox.
+// Options configures a Sandbox: the credentials it checks, as each upstream would.
 type Options struct {
 	GoPayClientID     string
 	GoPayClientSecret string
+	SNAPClientKey     string
+	SNAPClientSecret  string
+	SNAPPublicKey     *rsa.PublicKey // verifies the B2B token request's signature
+	MidtransServerKey string
 	AuthCodeTTL       time.Duration    // default 5 minutes, as GoPay documents
 	Now               func() time.Time // default time.Now
 }
@@ -41,12 +54,20 @@ type Sandbox struct {
 	faults        map[string]Fault
 	calls         map[string]int
 	rng           *rand.Rand
+
+	b2bTokens        map[string]time.Time // B2B token -> expiry
+	externalIDs      map[string]bool      // day, partner, X-EXTERNAL-ID
+	snapAuthCodes    map[string]*snapAuthCode
+	customers        map[string]*snapCustomer // by customer token
+	customersByPhone map[string]*snapCustomer
+	legacy           map[string]*legacyAccount // Core API accounts by id
 }
 
 // New returns a sandbox; it panics without GoPay credentials, which it must check.
 func New(opts Options) *Sandbox {
-	if opts.GoPayClientID == "" || opts.GoPayClientSecret == "" {
-		panic("sandbox.New: GoPay credentials required")
+	if opts.GoPayClientID == "" || opts.GoPayClientSecret == "" || opts.SNAPClientKey == "" ||
+		opts.SNAPClientSecret == "" || opts.SNAPPublicKey == nil || opts.MidtransServerKey == "" {
+		panic("sandbox.New: every upstream's credentials are required")
 	}
 	if opts.AuthCodeTTL <= 0 {
 		opts.AuthCodeTTL = 5 * time.Minute
@@ -63,14 +84,23 @@ func New(opts Options) *Sandbox {
 		faults:        map[string]Fault{},
 		calls:         map[string]int{},
 		rng:           rand.New(rand.NewPCG(1, 2)), //nolint:gosec // fault injection wants repeatable, not secret, randomness
+
+		b2bTokens:        map[string]time.Time{},
+		externalIDs:      map[string]bool{},
+		snapAuthCodes:    map[string]*snapAuthCode{},
+		customers:        map[string]*snapCustomer{},
+		customersByPhone: map[string]*snapCustomer{},
+		legacy:           map[string]*legacyAccount{},
 	}
 }
 
 // Handler serves every upstream the sandbox plays plus its /sandbox control endpoints.
 func (s *Sandbox) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/mini-apps/authorizations/token", s.upstream(OpGoPayAuthToken, s.gopayAuthToken))
-	mux.HandleFunc("POST /v1/mini-apps/bank-details", s.upstream(OpGoPayBankDetails, s.gopayBankDetails))
+	mux.HandleFunc("POST /v1/mini-apps/authorizations/token", s.upstream(OpGoPayAuthToken, gopayFault, s.gopayAuthToken))
+	mux.HandleFunc("POST /v1/mini-apps/bank-details", s.upstream(OpGoPayBankDetails, gopayFault, s.gopayBankDetails))
+	s.snapRoutes(mux)
+	s.coreRoutes(mux)
 	mux.HandleFunc("POST /sandbox/auth-codes", s.mintAuthCode)
 	mux.HandleFunc("POST /sandbox/account-tokens", s.mintAccountToken)
 	mux.HandleFunc("PUT /sandbox/faults/{operation}", s.putFault)
@@ -87,12 +117,28 @@ type Fault struct {
 	FailNext  int     `json:"fail_next"`  // the next N calls are answered with Status
 	Hang      bool    `json:"hang"`       // never answer; hold the call until the caller gives up
 	Status    int     `json:"status"`     // the 5xx to answer; default 503
+	// ResponseCode makes a SNAP operation answer this responseCode (its HTTP status is the
+	// code's first three digits) instead of processing the call: for codes no request can
+	// provoke, such as 4040805 or 5040800. It applies to every call while set.
+	ResponseCode string `json:"response_code"`
+}
+
+// faultBody renders a faulted answer in the upstream's own shape.
+type faultBody func(status int, responseCode string) any
+
+func gopayFault(status int, _ string) any {
+	return map[string]any{"success": false, "error": map[string]any{"code": "5xx", "description": "Injected fault"}}
 }
 
 // SetFault replaces the fault of an operation.
 func (s *Sandbox) SetFault(op string, f Fault) {
 	if f.Status < 500 || f.Status > 599 {
 		f.Status = http.StatusServiceUnavailable
+	}
+	if len(f.ResponseCode) == 7 {
+		if status, err := strconv.Atoi(f.ResponseCode[:3]); err == nil {
+			f.Status = status
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,7 +160,7 @@ func (s *Sandbox) Calls(op string) int {
 }
 
 // upstream wraps an upstream route: count the call, then apply the operation's fault.
-func (s *Sandbox) upstream(op string, h http.HandlerFunc) http.HandlerFunc {
+func (s *Sandbox) upstream(op string, body faultBody, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.calls[op]++
@@ -124,7 +170,7 @@ func (s *Sandbox) upstream(op string, h http.HandlerFunc) http.HandlerFunc {
 			f.FailNext--
 			s.faults[op] = f
 			fail = true
-		} else if f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate {
+		} else if f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate || f.ResponseCode != "" {
 			fail = true
 		}
 		s.mu.Unlock()
@@ -141,8 +187,7 @@ func (s *Sandbox) upstream(op string, h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		if fail {
-			writeJSON(w, f.Status, map[string]any{"success": false,
-				"error": map[string]any{"code": "5xx", "description": "Injected fault"}})
+			writeJSON(w, f.Status, body(f.Status, f.ResponseCode))
 			return
 		}
 		h(w, r)

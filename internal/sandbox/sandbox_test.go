@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gopay-miniapp/bff/internal/snapsig"
 )
 
 type clock struct {
@@ -26,10 +29,31 @@ func (c *clock) Add(d time.Duration) {
 func newSandbox(t *testing.T) (*Sandbox, *httptest.Server, *clock) {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
-	s := New(Options{GoPayClientID: "id", GoPayClientSecret: "secret", Now: clk.Now})
+	s := New(Options{GoPayClientID: "id", GoPayClientSecret: "secret", SNAPClientKey: "ck", SNAPClientSecret: "cs",
+		SNAPPublicKey: &testKey(t).PublicKey, MidtransServerKey: "sk", Now: clk.Now})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return s, srv, clk
+}
+
+var (
+	keyOnce sync.Once
+	rsaKey  *rsa.PrivateKey
+)
+
+// testKey is one RSA key for the package's tests (generating one per test is slow).
+func testKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	keyOnce.Do(func() {
+		pemBytes, err := snapsig.NewPrivateKeyPEM()
+		if err == nil {
+			rsaKey, err = snapsig.ParsePrivateKey(pemBytes)
+		}
+		if err != nil {
+			panic(err)
+		}
+	})
+	return rsaKey
 }
 
 func call(t *testing.T, srv *httptest.Server, path, body, user, pass, requestID string) (int, map[string]any) {

@@ -13,8 +13,8 @@ import (
 	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
 )
 
-// GoPay is the part of the GoPay mini app backend the flows use.
-type GoPay interface {
+// MiniApp is the part of the GoPay mini app backend the flows use.
+type MiniApp interface {
 	ExchangeAuthCode(ctx context.Context, authCode, requestID string) (gopay.Authorization, error)
 	BankDetails(ctx context.Context, accountToken, requestID string) (domain.BankDetails, error)
 }
@@ -31,19 +31,19 @@ type BankAccountStore interface {
 	Delete(ctx context.Context, userID, id uuid.UUID) error
 }
 
-// SessionIssuer signs session tokens.
+// SessionIssuer signs tokens for a subject.
 type SessionIssuer interface {
-	Issue(userID uuid.UUID) (string, time.Time, error)
+	Issue(subject string) (string, time.Time, error)
 }
 
 // Sessions opens sessions for mini app users.
 type Sessions struct {
-	gopay  GoPay
+	gopay  MiniApp
 	users  UserStore
 	issuer SessionIssuer
 }
 
-func NewSessions(g GoPay, users UserStore, issuer SessionIssuer) *Sessions {
+func NewSessions(g MiniApp, users UserStore, issuer SessionIssuer) *Sessions {
 	if g == nil || users == nil || issuer == nil {
 		panic("service.NewSessions: nil dependency")
 	}
@@ -65,16 +65,16 @@ func (s *Sessions) Open(ctx context.Context, authCode, requestID string) (token 
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return s.issuer.Issue(user.ID)
+	return s.issuer.Issue(user.ID.String())
 }
 
 // BankAccounts links and manages a user's bank accounts.
 type BankAccounts struct {
-	gopay    GoPay
+	gopay    MiniApp
 	accounts BankAccountStore
 }
 
-func NewBankAccounts(g GoPay, accounts BankAccountStore) *BankAccounts {
+func NewBankAccounts(g MiniApp, accounts BankAccountStore) *BankAccounts {
 	if g == nil || accounts == nil {
 		panic("service.NewBankAccounts: nil dependency")
 	}

@@ -1,7 +1,8 @@
-// Package session issues and verifies the short-lived session tokens the mini app frontend
-// sends as `Authorization: Bearer`. They are JWTs signed with HMAC-SHA256 under a keyring:
-// the first key signs, every key verifies (by the `kid` header), so keys rotate without
-// logging anyone out.
+// Package session issues and verifies short-lived bearer tokens: the mini app frontend's
+// session tokens and internal callers' access tokens. They are JWTs signed with HMAC-SHA256
+// under a keyring: the first key signs, every key verifies (by the `kid` header), so keys rotate
+// without logging anyone out. Each Signer has its own audience, so a token made for one
+// audience (a user session) never opens the other's endpoints (internal services).
 package session
 
 import (
@@ -15,30 +16,34 @@ import (
 	"github.com/gopay-miniapp/bff/internal/seal"
 )
 
+const issuer = "gopay-bff"
+
+// Audiences.
 const (
-	issuer   = "gopay-bff"
-	audience = "miniapp"
+	AudienceMiniApp  = "miniapp"  // user sessions
+	AudienceInternal = "internal" // internal services
 )
 
 // Signer issues and verifies session tokens.
 type Signer struct {
-	keys    []seal.Key
-	byID    map[string][]byte
-	ttl     time.Duration
-	now     func() time.Time
-	parser  *jwt.Parser
-	primary seal.Key
+	keys     []seal.Key
+	byID     map[string][]byte
+	ttl      time.Duration
+	now      func() time.Time
+	parser   *jwt.Parser
+	primary  seal.Key
+	audience string
 }
 
-// NewSigner builds a signer from at least one 32-byte key.
-func NewSigner(keys []seal.Key, ttl time.Duration, now func() time.Time) (*Signer, error) {
-	if len(keys) == 0 || ttl <= 0 {
-		return nil, errors.New("session: keys and a positive ttl are required")
+// NewSigner builds a signer for one audience from at least one 32-byte key.
+func NewSigner(keys []seal.Key, ttl time.Duration, audience string, now func() time.Time) (*Signer, error) {
+	if len(keys) == 0 || ttl <= 0 || audience == "" {
+		return nil, errors.New("session: keys, a positive ttl and an audience are required")
 	}
 	if now == nil {
 		now = time.Now
 	}
-	s := &Signer{keys: keys, byID: map[string][]byte{}, ttl: ttl, now: now, primary: keys[0]}
+	s := &Signer{keys: keys, byID: map[string][]byte{}, ttl: ttl, now: now, primary: keys[0], audience: audience}
 	for _, k := range keys {
 		s.byID[k.ID] = k.Secret
 	}
@@ -51,14 +56,17 @@ func NewSigner(keys []seal.Key, ttl time.Duration, now func() time.Time) (*Signe
 	return s, nil
 }
 
-// Issue returns a token for the user and its expiry.
-func (s *Signer) Issue(userID uuid.UUID) (token string, expiresAt time.Time, err error) {
+// TTL is how long issued tokens live.
+func (s *Signer) TTL() time.Duration { return s.ttl }
+
+// Issue returns a token for the subject (a user id, an internal client id) and its expiry.
+func (s *Signer) Issue(subject string) (token string, expiresAt time.Time, err error) {
 	now := s.now()
 	expiresAt = now.Add(s.ttl).Truncate(time.Second)
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
 		Issuer:    issuer,
-		Subject:   userID.String(),
-		Audience:  jwt.ClaimStrings{audience},
+		Subject:   subject,
+		Audience:  jwt.ClaimStrings{s.audience},
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(expiresAt),
 		ID:        uuid.NewString(),
@@ -74,8 +82,8 @@ func (s *Signer) Issue(userID uuid.UUID) (token string, expiresAt time.Time, err
 // ErrInvalid is returned for any token that does not verify; the reason is not disclosed.
 var ErrInvalid = errors.New("session: invalid or expired token")
 
-// Verify returns the user id of a valid token.
-func (s *Signer) Verify(token string) (uuid.UUID, error) {
+// Verify returns the subject of a valid token of this signer's audience.
+func (s *Signer) Verify(token string) (string, error) {
 	var claims jwt.RegisteredClaims
 	_, err := s.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -85,10 +93,19 @@ func (s *Signer) Verify(token string) (uuid.UUID, error) {
 		}
 		return key, nil
 	})
-	if err != nil {
-		return uuid.Nil, ErrInvalid
+	if err != nil || claims.Subject == "" {
+		return "", ErrInvalid
 	}
-	id, err := uuid.Parse(claims.Subject)
+	return claims.Subject, nil
+}
+
+// VerifyUser verifies a session token whose subject is a user id.
+func (s *Signer) VerifyUser(token string) (uuid.UUID, error) {
+	sub, err := s.Verify(token)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	id, err := uuid.Parse(sub)
 	if err != nil {
 		return uuid.Nil, ErrInvalid
 	}

@@ -25,12 +25,12 @@ func TestIssueVerify(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	oldSpec, newSpec := seal.NewKeySpec("old", 32), seal.NewKeySpec("new", 32)
-	oldSigner, _ := NewSigner(keys(t, oldSpec), 15*time.Minute, clock)
-	rotated, _ := NewSigner(keys(t, newSpec, oldSpec), 15*time.Minute, clock)
-	stranger, _ := NewSigner(keys(t, seal.NewKeySpec("old", 32)), 15*time.Minute, clock)
+	oldSigner, _ := NewSigner(keys(t, oldSpec), 15*time.Minute, AudienceMiniApp, clock)
+	rotated, _ := NewSigner(keys(t, newSpec, oldSpec), 15*time.Minute, AudienceMiniApp, clock)
+	stranger, _ := NewSigner(keys(t, seal.NewKeySpec("old", 32)), 15*time.Minute, AudienceMiniApp, clock)
 	user := uuid.New()
 
-	tok, exp, err := oldSigner.Issue(user)
+	tok, exp, err := oldSigner.Issue(user.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,12 +38,12 @@ func TestIssueVerify(t *testing.T) {
 		t.Fatalf("expiry %v", exp)
 	}
 	t.Run("OK", func(t *testing.T) {
-		if got, err := oldSigner.Verify(tok); err != nil || got != user {
+		if got, err := oldSigner.VerifyUser(tok); err != nil || got != user {
 			t.Fatalf("Verify = %v, %v", got, err)
 		}
 	})
 	t.Run("OldKeyAfterRotation", func(t *testing.T) {
-		if got, err := rotated.Verify(tok); err != nil || got != user {
+		if got, err := rotated.VerifyUser(tok); err != nil || got != user {
 			t.Fatalf("rotated signer must accept tokens of the old key: %v", err)
 		}
 	})
@@ -53,7 +53,7 @@ func TestIssueVerify(t *testing.T) {
 		}
 	})
 	t.Run("ErrExpired", func(t *testing.T) {
-		later, _ := NewSigner(keys(t, oldSpec), 15*time.Minute, func() time.Time { return now.Add(16 * time.Minute) })
+		later, _ := NewSigner(keys(t, oldSpec), 15*time.Minute, AudienceMiniApp, func() time.Time { return now.Add(16 * time.Minute) })
 		if _, err := later.Verify(tok); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("err = %v", err)
 		}
@@ -68,10 +68,20 @@ func TestIssueVerify(t *testing.T) {
 	})
 	t.Run("ErrAlgNone", func(t *testing.T) {
 		none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": user.String(), "iss": issuer,
-			"aud": audience, "exp": now.Add(time.Hour).Unix()})
+			"aud": AudienceMiniApp, "exp": now.Add(time.Hour).Unix()})
 		s, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
 		if _, err := oldSigner.Verify(s); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("alg none accepted: %v", err)
+		}
+	})
+	t.Run("ErrOtherAudience", func(t *testing.T) {
+		internal, _ := NewSigner(keys(t, oldSpec), 15*time.Minute, AudienceInternal, clock)
+		itok, _, _ := internal.Issue("payments")
+		if _, err := oldSigner.Verify(itok); !errors.Is(err, ErrInvalid) {
+			t.Fatal("an internal token opened a user audience")
+		}
+		if _, err := internal.Verify(tok); !errors.Is(err, ErrInvalid) {
+			t.Fatal("a user session opened the internal audience")
 		}
 	})
 	t.Run("ErrGarbage", func(t *testing.T) {

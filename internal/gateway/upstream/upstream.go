@@ -83,13 +83,18 @@ func New(o Options) *Client {
 // An API answers; it does not redirect. Following a redirect could send credentials elsewhere.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// Request is one logical upstream call. Every attempt sends exactly these bytes and headers.
+// Request is one logical upstream call. Every attempt sends exactly these bytes and headers,
+// plus what Prepare sets.
 type Request struct {
 	Operation string // metric label, e.g. "bank_details"
 	Method    string
 	URL       string
 	Header    http.Header
 	Body      []byte
+	// Prepare, if set, completes each attempt's headers (a copy of Header): a fresh timestamp
+	// and signature, or a fresh external id where the upstream forbids reusing one. An error
+	// ends the call without sending.
+	Prepare func(ctx context.Context, h http.Header) error
 }
 
 // Response is the final answer of a call.
@@ -107,10 +112,17 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	op := func() (*Response, error) {
 		attempt++
 		resp, outcome, err := c.attempt(ctx, req)
+		var pe *prepareError
+		if errors.As(err, &pe) {
+			return nil, backoff.Permanent(err)
+		}
 		if err == nil && resp.Status < 500 {
 			return resp, nil
 		}
 		if err == nil {
+			if resp.Status == http.StatusGatewayTimeout {
+				outcome = metrics.OutcomeTimeout // the upstream's own gateway gave up waiting
+			}
 			err = fmt.Errorf("status %d", resp.Status)
 		}
 		if ctx.Err() != nil {
@@ -124,6 +136,10 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		backoff.WithMaxElapsedTime(0))
 	if err == nil {
 		return resp, nil
+	}
+	var pe *prepareError
+	if errors.As(err, &pe) {
+		return nil, pe.err
 	}
 	var ae *attemptError
 	kind, code, msg := domain.KindUnavailable, domain.CodeUpstreamUnavailable, "the payment provider is unavailable; retry later"
@@ -141,6 +157,12 @@ type attemptError struct {
 func (e *attemptError) Error() string { return e.outcome + ": " + e.err.Error() }
 func (e *attemptError) Unwrap() error { return e.err }
 
+// prepareError is a Prepare failure: nothing was sent, and retrying will not help.
+type prepareError struct{ err error }
+
+func (e *prepareError) Error() string { return "prepare: " + e.err.Error() }
+func (e *prepareError) Unwrap() error { return e.err }
+
 func (c *Client) attempt(ctx context.Context, req Request) (resp *Response, outcome string, err error) {
 	start := time.Now()
 	defer func() {
@@ -154,7 +176,12 @@ func (c *Client) attempt(ctx context.Context, req Request) (resp *Response, outc
 		return nil, metrics.OutcomeNetworkError, errors.New("cannot build request")
 	}
 	for k, vs := range req.Header {
-		hreq.Header[k] = vs
+		hreq.Header[k] = append([]string(nil), vs...)
+	}
+	if req.Prepare != nil {
+		if err := req.Prepare(ctx, hreq.Header); err != nil {
+			return nil, metrics.OutcomeNetworkError, &prepareError{err: err}
+		}
 	}
 	hres, err := c.http.Do(hreq)
 	if err != nil {

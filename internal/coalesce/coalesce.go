@@ -1,0 +1,137 @@
+// Package coalesce runs one piece of work for a key at a time across every instance: callers
+// that arrive while it runs (here or on another instance sharing the Redis) wait for it and
+// share its outcome instead of doing the work again. Within an instance singleflight joins the
+// callers; across instances a Redis lock elects the runner, which publishes its outcome for the
+// instances that waited.
+package coalesce
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gopay-miniapp/bff/internal/domain"
+)
+
+// Group coalesces work by key.
+type Group struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	lockTTL time.Duration // how long a dead runner blocks its key
+	sf      singleflight.Group
+	events  *prometheus.CounterVec // role: ran, joined_local, joined_remote
+}
+
+func New(rdb redis.UniversalClient, prefix string, lockTTL time.Duration, events *prometheus.CounterVec) *Group {
+	if rdb == nil || lockTTL <= 0 || events == nil {
+		panic("coalesce.New: missing dependency")
+	}
+	return &Group{rdb: rdb, prefix: prefix + "coalesce:", lockTTL: lockTTL, events: events}
+}
+
+// outcome is what a runner publishes: its error, as the domain error it was (or none).
+type outcome struct {
+	OK      bool   `json:"ok"`
+	Kind    int    `json:"kind"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field"`
+}
+
+// Do runs fn for key, or waits for the run already under way and returns its outcome. name
+// labels the metric (e.g. "payment_options").
+func (g *Group) Do(ctx context.Context, name, key string, fn func(context.Context) error) error {
+	_, err, shared := g.sf.Do(key, func() (any, error) { return nil, g.acrossInstances(ctx, name, key, fn) })
+	if shared {
+		g.events.WithLabelValues(name, "joined_local").Inc()
+	}
+	return err
+}
+
+func (g *Group) acrossInstances(ctx context.Context, name, key string, fn func(context.Context) error) error {
+	lock, results := g.prefix+key+":lock", g.prefix+key+":result:"
+	for {
+		owner := randomID()
+		ok, err := g.rdb.SetNX(ctx, lock, owner, g.lockTTL).Result()
+		if err != nil {
+			return domain.E(domain.KindUnavailable, domain.CodeStoreUnavailable, "coordination store unavailable; retry later", err)
+		}
+		if ok {
+			g.events.WithLabelValues(name, "ran").Inc()
+			runErr := fn(context.WithoutCancel(ctx)) // others wait on this run: do not let one caller cancel it
+			g.publish(context.WithoutCancel(ctx), results+owner, runErr)
+			_ = release.Run(context.WithoutCancel(ctx), g.rdb, []string{lock}, owner).Err()
+			return runErr
+		}
+		holder, err := g.rdb.Get(ctx, lock).Result()
+		if errors.Is(err, redis.Nil) {
+			continue // released between our SET NX and GET: try to run it ourselves
+		}
+		if err != nil {
+			return domain.E(domain.KindUnavailable, domain.CodeStoreUnavailable, "coordination store unavailable; retry later", err)
+		}
+		if err := g.waitFor(ctx, lock, holder); err != nil {
+			return err
+		}
+		raw, err := g.rdb.Get(ctx, results+holder).Bytes()
+		if err != nil {
+			continue // the runner died without publishing: run it ourselves
+		}
+		g.events.WithLabelValues(name, "joined_remote").Inc()
+		var o outcome
+		if json.Unmarshal(raw, &o) != nil {
+			return fmt.Errorf("coalesce: unreadable outcome for %s", key)
+		}
+		if o.OK {
+			return nil
+		}
+		return &domain.Error{Kind: domain.Kind(o.Kind), Code: o.Code, Message: o.Message, Field: o.Field,
+			Err: errors.New("outcome of a coalesced run on another instance")}
+	}
+}
+
+// waitFor polls until the holder's lock is gone.
+func (g *Group) waitFor(ctx context.Context, lock, holder string) error {
+	t := time.NewTicker(15 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		cur, err := g.rdb.Get(ctx, lock).Result()
+		if errors.Is(err, redis.Nil) || (err == nil && cur != holder) {
+			return nil
+		}
+		if err != nil {
+			return domain.E(domain.KindUnavailable, domain.CodeStoreUnavailable, "coordination store unavailable; retry later", err)
+		}
+	}
+}
+
+func (g *Group) publish(ctx context.Context, key string, err error) {
+	o := outcome{OK: err == nil}
+	if err != nil {
+		e := domain.As(err)
+		o.Kind, o.Code, o.Message, o.Field = int(e.Kind), e.Code, e.Message, e.Field
+	}
+	raw, _ := json.Marshal(o)
+	_ = g.rdb.Set(ctx, key, raw, time.Minute).Err()
+}
+
+var release = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+
+func randomID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

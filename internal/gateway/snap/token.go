@@ -1,0 +1,143 @@
+package snap
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// tokenCache keeps the B2B access token (900 s, no refresh token) where every instance sees it:
+// in Redis, with a copy in memory. Renewal happens renewBefore its expiry, and at most one
+// renewal is in flight: singleflight within an instance, a Redis lock across instances (the
+// losers wait for the winner's token rather than fetch their own).
+type tokenCache struct {
+	rdb         redis.UniversalClient
+	key, lock   string
+	renewBefore time.Duration
+	fetch       func(ctx context.Context) (token string, ttl time.Duration, err error)
+	now         func() time.Time
+
+	sf    singleflight.Group
+	mu    sync.Mutex
+	local cachedToken
+}
+
+type cachedToken struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (t cachedToken) usable(now time.Time, margin time.Duration) bool {
+	return t.Token != "" && now.Add(margin).Before(t.ExpiresAt)
+}
+
+// Get returns a token valid for at least renewBefore.
+func (c *tokenCache) Get(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	local := c.local
+	c.mu.Unlock()
+	if local.usable(c.now(), c.renewBefore) {
+		return local.Token, nil
+	}
+	v, err, _ := c.sf.Do("b2b", func() (any, error) { return c.shared(context.WithoutCancel(ctx)) })
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// shared reads the token from Redis, or renews it under the cross-instance lock.
+func (c *tokenCache) shared(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		if t, ok := c.read(ctx); ok {
+			return t, nil
+		}
+		owner := randomID()
+		got, err := c.rdb.SetNX(ctx, c.lock, owner, 15*time.Second).Result()
+		if err != nil {
+			return "", err
+		}
+		if got {
+			defer func() { _ = releaseLock.Run(context.WithoutCancel(ctx), c.rdb, []string{c.lock}, owner).Err() }()
+			if t, ok := c.read(ctx); ok { // renewed between our read and our lock
+				return t, nil
+			}
+			return c.renew(ctx)
+		}
+		// Another instance is renewing: wait for its token.
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func (c *tokenCache) read(ctx context.Context) (string, bool) {
+	raw, err := c.rdb.Get(ctx, c.key).Bytes()
+	if err != nil {
+		return "", false
+	}
+	var t cachedToken
+	if json.Unmarshal(raw, &t) != nil || !t.usable(c.now(), c.renewBefore) {
+		return "", false
+	}
+	c.setLocal(t)
+	return t.Token, true
+}
+
+func (c *tokenCache) renew(ctx context.Context) (string, error) {
+	token, ttl, err := c.fetch(ctx)
+	if err != nil {
+		return "", err
+	}
+	t := cachedToken{Token: token, ExpiresAt: c.now().Add(ttl)}
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return "", err
+	}
+	if err := c.rdb.Set(ctx, c.key, raw, ttl).Err(); err != nil {
+		return "", err
+	}
+	c.setLocal(t)
+	return token, nil
+}
+
+func (c *tokenCache) setLocal(t cachedToken) {
+	c.mu.Lock()
+	c.local = t
+	c.mu.Unlock()
+}
+
+// Invalidate drops token everywhere, unless it was already replaced by a newer one.
+func (c *tokenCache) Invalidate(ctx context.Context, token string) error {
+	c.mu.Lock()
+	if c.local.Token == token {
+		c.local = cachedToken{}
+	}
+	c.mu.Unlock()
+	raw, err := c.rdb.Get(ctx, c.key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var t cachedToken
+	if json.Unmarshal(raw, &t) == nil && t.Token == token {
+		return deleteIfEqual.Run(ctx, c.rdb, []string{c.key}, string(raw)).Err()
+	}
+	return nil
+}
+
+var (
+	releaseLock   = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+	deleteIfEqual = releaseLock
+)

@@ -1,0 +1,232 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gopay-miniapp/bff/internal/domain"
+	"github.com/gopay-miniapp/bff/internal/seal"
+)
+
+const (
+	linkTokenColumn  = "gopay_links.customer_token" //nolint:gosec // a column name used as associated data
+	linkPhoneColumn  = "gopay_links.phone"
+	linkEmailColumn  = "gopay_links.email"
+	optionToken      = "payment_options.token" //nolint:gosec // a column name used as associated data
+	linkSelectFields = `id, user_id, mode, status, phone_sealed, email_sealed, name, coalesce(legacy_account_id, ''),
+		coalesce(activation_url, ''), customer_token_sealed, coalesce(options_refreshed_at, 'epoch'), created_at, updated_at`
+)
+
+// GoPayLinks stores users' GoPay links and their payment options.
+type GoPayLinks struct {
+	pool *pgxpool.Pool
+	ring *seal.Keyring
+}
+
+func NewGoPayLinks(pool *pgxpool.Pool, ring *seal.Keyring) *GoPayLinks {
+	if pool == nil || ring == nil {
+		panic("repo.NewGoPayLinks: nil dependency")
+	}
+	return &GoPayLinks{pool: pool, ring: ring}
+}
+
+func (r *GoPayLinks) sealOptional(v string, aad ...string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	return r.ring.Seal([]byte(v), aad...)
+}
+
+func (r *GoPayLinks) openOptional(b []byte, aad ...string) (string, error) {
+	if b == nil {
+		return "", nil
+	}
+	p, err := r.ring.Open(b, aad...)
+	return string(p), err
+}
+
+// Save stores the user's link, replacing any previous one (and its options).
+func (r *GoPayLinks) Save(ctx context.Context, l domain.GoPayLink) (_ domain.GoPayLink, err error) {
+	defer domain.Wrap(&err, "repo.GoPayLinks.Save")
+	uid := l.UserID.String()
+	phone, err := r.ring.Seal([]byte(l.Phone), uid, linkPhoneColumn)
+	if err != nil {
+		return l, err
+	}
+	email, err := r.sealOptional(l.Email, uid, linkEmailColumn)
+	if err != nil {
+		return l, err
+	}
+	token, err := r.sealOptional(l.CustomerToken, uid, linkTokenColumn)
+	if err != nil {
+		return l, err
+	}
+	err = inTx(ctx, r.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO gopay_links (user_id, mode, status, phone_sealed, phone_last4, email_sealed, name,
+			                         legacy_account_id, activation_url, customer_token_sealed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), nullif($9, ''), $10)
+			ON CONFLICT (user_id) DO UPDATE SET mode = EXCLUDED.mode, status = EXCLUDED.status,
+				phone_sealed = EXCLUDED.phone_sealed, phone_last4 = EXCLUDED.phone_last4,
+				email_sealed = EXCLUDED.email_sealed, name = EXCLUDED.name,
+				legacy_account_id = EXCLUDED.legacy_account_id, activation_url = EXCLUDED.activation_url,
+				customer_token_sealed = EXCLUDED.customer_token_sealed, options_refreshed_at = NULL,
+				created_at = now(), updated_at = now()
+			RETURNING id, created_at, updated_at`,
+			l.UserID, l.Mode, l.Status, phone, domain.Last4(l.Phone), email, l.Name, l.LegacyAccountID,
+			l.ActivationURL, token).Scan(&l.ID, &l.CreatedAt, &l.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM payment_options WHERE link_id = $1`, l.ID)
+		return err
+	})
+	l.OptionsRefreshedAt = time.Time{}
+	return l, err
+}
+
+// Get returns the user's link with its sealed fields opened.
+func (r *GoPayLinks) Get(ctx context.Context, userID uuid.UUID) (l domain.GoPayLink, err error) {
+	defer domain.Wrap(&err, "repo.GoPayLinks.Get")
+	row := r.pool.QueryRow(ctx, `SELECT `+linkSelectFields+` FROM gopay_links WHERE user_id = $1`, userID)
+	l, err = r.scan(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return l, &domain.Error{Kind: domain.KindNotFound, Code: domain.CodeGoPayNotLinked, Message: "GoPay is not linked; link it first"}
+	}
+	return l, err
+}
+
+func (r *GoPayLinks) scan(row pgx.Row) (domain.GoPayLink, error) {
+	var l domain.GoPayLink
+	var phone, email, token []byte
+	var mode, status string
+	if err := row.Scan(&l.ID, &l.UserID, &mode, &status, &phone, &email, &l.Name, &l.LegacyAccountID,
+		&l.ActivationURL, &token, &l.OptionsRefreshedAt, &l.CreatedAt, &l.UpdatedAt); err != nil {
+		return l, err
+	}
+	l.Mode, l.Status = domain.LinkMode(mode), domain.LinkStatus(status)
+	if l.OptionsRefreshedAt.Equal(time.Unix(0, 0)) {
+		l.OptionsRefreshedAt = time.Time{}
+	}
+	uid := l.UserID.String()
+	var err error
+	if l.Phone, err = r.openOptional(phone, uid, linkPhoneColumn); err != nil {
+		return l, fmt.Errorf("link %d phone: %w", l.ID, err)
+	}
+	if l.Email, err = r.openOptional(email, uid, linkEmailColumn); err != nil {
+		return l, fmt.Errorf("link %d email: %w", l.ID, err)
+	}
+	if l.CustomerToken, err = r.openOptional(token, uid, linkTokenColumn); err != nil {
+		return l, fmt.Errorf("link %d token: %w", l.ID, err)
+	}
+	return l, nil
+}
+
+// SetStatus changes the link's status. Leaving active drops the customer token and the
+// payment options: nothing may be charged through an inactive link.
+func (r *GoPayLinks) SetStatus(ctx context.Context, userID uuid.UUID, status domain.LinkStatus) (err error) {
+	defer domain.Wrap(&err, "repo.GoPayLinks.SetStatus")
+	return inTx(ctx, r.pool, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `
+			UPDATE gopay_links SET status = $2, updated_at = now(),
+				customer_token_sealed = CASE WHEN $2 = 'active' THEN customer_token_sealed END,
+				options_refreshed_at = CASE WHEN $2 = 'active' THEN options_refreshed_at END
+			WHERE user_id = $1 RETURNING id`, userID, status).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &domain.Error{Kind: domain.KindNotFound, Code: domain.CodeGoPayNotLinked, Message: "GoPay is not linked"}
+		}
+		if err != nil || status == domain.LinkActive {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM payment_options WHERE link_id = $1`, id)
+		return err
+	})
+}
+
+// Activate marks a link active with its (new) customer token.
+func (r *GoPayLinks) Activate(ctx context.Context, userID uuid.UUID, customerToken string) (err error) {
+	defer domain.Wrap(&err, "repo.GoPayLinks.Activate")
+	token, err := r.ring.Seal([]byte(customerToken), userID.String(), linkTokenColumn)
+	if err != nil {
+		return err
+	}
+	_, err = r.pool.Exec(ctx, `UPDATE gopay_links SET status = 'active', customer_token_sealed = $2, updated_at = now()
+		WHERE user_id = $1`, userID, token)
+	return err
+}
+
+// ReplaceOptions stores a refresh's payment options, stamped with when the refresh started.
+func (r *GoPayLinks) ReplaceOptions(ctx context.Context, userID uuid.UUID, linkID int64, opts []domain.PaymentOption, refreshedAt time.Time) (err error) {
+	defer domain.Wrap(&err, "repo.GoPayLinks.ReplaceOptions")
+	uid := userID.String()
+	rows := make([][]any, 0, len(opts))
+	for i, o := range opts {
+		tok, err := r.ring.Seal([]byte(o.Token), uid, optionToken, o.Name)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{linkID, i, o.Name, o.Active, o.Balance, o.Currency, tok})
+	}
+	return inTx(ctx, r.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE gopay_links SET options_refreshed_at = $3, updated_at = now()
+			WHERE id = $1 AND user_id = $2 AND status = 'active'`, linkID, userID, refreshedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errors.New("link no longer active")
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM payment_options WHERE link_id = $1`, linkID); err != nil {
+			return err
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"payment_options"},
+			[]string{"link_id", "position", "name", "active", "balance", "currency", "token_sealed"}, pgx.CopyFromRows(rows))
+		return err
+	})
+}
+
+// Options returns the link's stored payment options with their tokens opened.
+func (r *GoPayLinks) Options(ctx context.Context, userID uuid.UUID, linkID int64) (_ []domain.PaymentOption, err error) {
+	defer domain.Wrap(&err, "repo.GoPayLinks.Options")
+	rows, err := r.pool.Query(ctx, `SELECT o.name, o.active, o.balance::text, o.currency, o.token_sealed
+		FROM payment_options o JOIN gopay_links l ON l.id = o.link_id
+		WHERE o.link_id = $1 AND l.user_id = $2 ORDER BY o.position`, linkID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.PaymentOption, error) {
+		var o domain.PaymentOption
+		var tok []byte
+		if err := row.Scan(&o.Name, &o.Active, &o.Balance, &o.Currency, &tok); err != nil {
+			return o, err
+		}
+		plain, err := r.ring.Open(tok, userID.String(), optionToken, o.Name)
+		if err != nil {
+			return o, fmt.Errorf("option %s: %w", o.Name, err)
+		}
+		o.Token = string(plain)
+		return o, nil
+	})
+}
+
+// Page lists links by id, perPage at a time (page from 1), with the total count.
+func (r *GoPayLinks) Page(ctx context.Context, page, perPage int) (_ []domain.GoPayLink, total int, err error) {
+	defer domain.Wrap(&err, "repo.GoPayLinks.Page")
+	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM gopay_links`).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := r.pool.Query(ctx, `SELECT `+linkSelectFields+` FROM gopay_links ORDER BY id LIMIT $1 OFFSET $2`,
+		perPage, (page-1)*perPage)
+	if err != nil {
+		return nil, 0, err
+	}
+	links, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.GoPayLink, error) { return r.scan(row) })
+	return links, total, err
+}

@@ -1,0 +1,289 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gopay-miniapp/bff/internal/domain"
+	"github.com/gopay-miniapp/bff/internal/gateway/coreapi"
+	"github.com/gopay-miniapp/bff/internal/gateway/snap"
+)
+
+// SNAP is the part of the BI-SNAP API the GoPay flows use.
+type SNAP interface {
+	Bind(ctx context.Context, authCode, deviceID string) (string, error)
+	Inquire(ctx context.Context, customerToken, deviceID string) (snap.Inquiry, error)
+	SwapLegacy(ctx context.Context, accountID, deviceID string) (snap.Inquiry, error)
+	Unbind(ctx context.Context, customerToken, deviceID string) error
+}
+
+// CoreAPI is the part of the Midtrans Core API the legacy flows use.
+type CoreAPI interface {
+	Status(ctx context.Context, accountID string) (coreapi.Account, error)
+	Unbind(ctx context.Context, accountID, idempotencyKey string) (coreapi.Account, error)
+}
+
+// LinkStore keeps GoPay links and their payment options.
+type LinkStore interface {
+	Save(ctx context.Context, l domain.GoPayLink) (domain.GoPayLink, error)
+	Get(ctx context.Context, userID uuid.UUID) (domain.GoPayLink, error)
+	SetStatus(ctx context.Context, userID uuid.UUID, status domain.LinkStatus) error
+	Activate(ctx context.Context, userID uuid.UUID, customerToken string) error
+	ReplaceOptions(ctx context.Context, userID uuid.UUID, linkID int64, opts []domain.PaymentOption, refreshedAt time.Time) error
+	Options(ctx context.Context, userID uuid.UUID, linkID int64) ([]domain.PaymentOption, error)
+	Page(ctx context.Context, page, perPage int) ([]domain.GoPayLink, int, error)
+}
+
+// Coalescer runs one refresh per key at a time across instances.
+type Coalescer interface {
+	Do(ctx context.Context, name, key string, fn func(context.Context) error) error
+}
+
+// GoPayLinks links users' GoPay accounts and keeps their payment-option tokens fresh.
+type GoPayLinks struct {
+	snap        SNAP
+	core        CoreAPI
+	links       LinkStore
+	coalesce    Coalescer
+	staleMaxAge time.Duration
+	now         func() time.Time
+}
+
+func NewGoPayLinks(s SNAP, c CoreAPI, links LinkStore, co Coalescer, staleMaxAge time.Duration) *GoPayLinks {
+	if s == nil || c == nil || links == nil || co == nil || staleMaxAge < 0 {
+		panic("service.NewGoPayLinks: missing dependency")
+	}
+	return &GoPayLinks{snap: s, core: c, links: links, coalesce: co, staleMaxAge: staleMaxAge, now: time.Now}
+}
+
+// LinkRequest starts a GoPay link: AuthCode (from GoPay's linking page) for a new SNAP binding,
+// or LegacyAccountID to bring over a Core API tokenization account. Exactly one is set.
+type LinkRequest struct {
+	AuthCode        string
+	LegacyAccountID string
+	Phone           string
+	Name            string
+	Email           string
+	DeviceID        string
+}
+
+// Link links the user's GoPay account. A pending legacy account is stored as pending and
+// completes when Status sees it enabled.
+func (g *GoPayLinks) Link(ctx context.Context, userID uuid.UUID, req LinkRequest) (l domain.GoPayLink, err error) {
+	defer domain.Wrap(&err, "GoPayLinks.Link")
+	if (req.AuthCode == "") == (req.LegacyAccountID == "") {
+		return l, domain.Invalid("auth_code", "send exactly one of auth_code and legacy_account_id")
+	}
+	if cur, err := g.links.Get(ctx, userID); err == nil && cur.Status == domain.LinkActive {
+		return l, domain.E(domain.KindConflict, domain.CodeGoPayAlreadyLinked, "GoPay is already linked; unlink it first", nil)
+	} else if err != nil && domain.As(err).Kind != domain.KindNotFound {
+		return l, err
+	}
+	l = domain.GoPayLink{UserID: userID, Phone: req.Phone, Name: req.Name, Email: req.Email}
+	if req.AuthCode != "" {
+		token, err := g.snap.Bind(ctx, req.AuthCode, req.DeviceID)
+		if err != nil {
+			return l, err
+		}
+		l.Mode, l.Status, l.CustomerToken = domain.LinkSNAP, domain.LinkActive, token
+		return g.links.Save(ctx, l)
+	}
+	acct, err := g.core.Status(ctx, req.LegacyAccountID)
+	if err != nil {
+		return l, err
+	}
+	l.Mode, l.LegacyAccountID = domain.LinkLegacy, req.LegacyAccountID
+	switch acct.Status {
+	case coreapi.StatusPending:
+		l.Status = domain.LinkPending
+		return g.links.Save(ctx, l)
+	case coreapi.StatusEnabled:
+		started := g.now()
+		inq, err := g.snap.SwapLegacy(ctx, req.LegacyAccountID, req.DeviceID)
+		if err != nil {
+			return l, legacyInactive(err)
+		}
+		l.Status, l.CustomerToken = domain.LinkActive, inq.CustomerToken
+		if l, err = g.links.Save(ctx, l); err != nil {
+			return l, err
+		}
+		if err := g.links.ReplaceOptions(ctx, userID, l.ID, inq.Options, started); err != nil {
+			return l, err
+		}
+		l.OptionsRefreshedAt = started
+		return l, nil
+	default:
+		return l, &domain.Error{Kind: domain.KindUnprocessable, Code: domain.CodeLegacyAccountInactive, Field: "legacy_account_id",
+			Message: "this GoPay account is " + acct.Status + "; link GoPay anew"}
+	}
+}
+
+// legacyInactive names the field when GoPay says the legacy account's linking is inactive.
+func legacyInactive(err error) error {
+	if e := domain.As(err); e.Code == domain.CodeGoPayLinkInactive {
+		return &domain.Error{Kind: domain.KindUnprocessable, Code: domain.CodeLegacyAccountInactive, Field: "legacy_account_id",
+			Message: "GoPay says this account's linking is inactive; link GoPay anew", Err: err}
+	}
+	return err
+}
+
+// Status returns the user's link, first settling a pending legacy account with Midtrans.
+func (g *GoPayLinks) Status(ctx context.Context, userID uuid.UUID, deviceID string) (l domain.GoPayLink, err error) {
+	defer domain.Wrap(&err, "GoPayLinks.Status")
+	l, err = g.links.Get(ctx, userID)
+	if err != nil || l.Status != domain.LinkPending {
+		return l, err
+	}
+	acct, err := g.core.Status(ctx, l.LegacyAccountID)
+	if err != nil {
+		return l, err
+	}
+	switch acct.Status {
+	case coreapi.StatusEnabled:
+		started := g.now()
+		inq, err := g.snap.SwapLegacy(ctx, l.LegacyAccountID, deviceID)
+		if err != nil {
+			return l, legacyInactive(err)
+		}
+		if err := g.links.Activate(ctx, userID, inq.CustomerToken); err != nil {
+			return l, err
+		}
+		if err := g.links.ReplaceOptions(ctx, userID, l.ID, inq.Options, started); err != nil {
+			return l, err
+		}
+		return g.links.Get(ctx, userID)
+	case coreapi.StatusExpired, coreapi.StatusDisabled:
+		if err := g.links.SetStatus(ctx, userID, domain.LinkRejected); err != nil {
+			return l, err
+		}
+		l.Status = domain.LinkRejected
+	}
+	return l, nil
+}
+
+// Unlink ends the link at GoPay (SNAP unbinding for a bound account, Core API unbind for a
+// legacy account still pending) and clears it here. A link GoPay already ended is cleared too.
+func (g *GoPayLinks) Unlink(ctx context.Context, userID uuid.UUID, deviceID, requestID string) (err error) {
+	defer domain.Wrap(&err, "GoPayLinks.Unlink")
+	l, err := g.links.Get(ctx, userID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case l.Status == domain.LinkActive && l.CustomerToken != "":
+		if err := g.snap.Unbind(ctx, l.CustomerToken, deviceID); err != nil && domain.As(err).Code != domain.CodeGoPayLinkInactive {
+			return err
+		}
+	case l.Status == domain.LinkPending:
+		if _, err := g.core.Unbind(ctx, l.LegacyAccountID, requestID); err != nil {
+			return err
+		}
+	}
+	return g.links.SetStatus(ctx, userID, domain.LinkInactive)
+}
+
+// Options is the answer about a user's payment options.
+type Options struct {
+	Link        domain.GoPayLink
+	Options     []domain.PaymentOption
+	RefreshedAt time.Time
+	// Stale is set when the refresh failed and the last stored options are served instead;
+	// RefreshError says why.
+	Stale        bool
+	RefreshError *domain.Error
+}
+
+// PaymentOptions refreshes the user's payment options with the Binding Inquiry (tokens change,
+// so this runs before every payment) and returns them. Concurrent refreshes for one user, on
+// any instance, share one upstream call.
+//
+// When the refresh fails, the decision is deliberate: a link GoPay reports inactive is marked
+// inactive and answered as such (never with tokens); any other failure serves the last stored
+// options marked Stale with their refresh time, if they are younger than staleMaxAge, and
+// fails otherwise.
+func (g *GoPayLinks) PaymentOptions(ctx context.Context, userID uuid.UUID, deviceID string) (o Options, err error) {
+	defer domain.Wrap(&err, "GoPayLinks.PaymentOptions")
+	l, err := g.links.Get(ctx, userID)
+	if err != nil {
+		return o, err
+	}
+	if l.Status != domain.LinkActive {
+		return o, domain.E(domain.KindConflict, domain.CodeGoPayLinkInactive, "GoPay is not actively linked ("+string(l.Status)+"); link GoPay again", nil)
+	}
+	refreshErr := g.coalesce.Do(ctx, "payment_options", "refresh:"+userID.String(), func(ctx context.Context) error {
+		started := g.now()
+		inq, err := g.snap.Inquire(ctx, l.CustomerToken, deviceID)
+		if err != nil {
+			if domain.As(err).Code == domain.CodeGoPayLinkInactive {
+				if serr := g.links.SetStatus(ctx, userID, domain.LinkInactive); serr != nil {
+					return errors.Join(err, serr)
+				}
+			}
+			return err
+		}
+		return g.links.ReplaceOptions(ctx, userID, l.ID, inq.Options, started)
+	})
+	if refreshErr != nil && domain.As(refreshErr).Code == domain.CodeGoPayLinkInactive {
+		return o, refreshErr
+	}
+	if l, err = g.links.Get(ctx, userID); err != nil {
+		return o, err
+	}
+	if refreshErr != nil {
+		age := g.now().Sub(l.OptionsRefreshedAt)
+		if l.OptionsRefreshedAt.IsZero() || age > g.staleMaxAge {
+			return o, refreshErr
+		}
+		o.Stale, o.RefreshError = true, domain.As(refreshErr)
+	}
+	if o.Options, err = g.links.Options(ctx, userID, l.ID); err != nil {
+		return o, err
+	}
+	o.Link, o.RefreshedAt = l, l.OptionsRefreshedAt
+	return o, nil
+}
+
+// Links lists every link, perPage at a time, for internal callers.
+func (g *GoPayLinks) Links(ctx context.Context, page, perPage int) ([]domain.GoPayLink, int, error) {
+	return g.links.Page(ctx, page, perPage)
+}
+
+// InternalAuth issues access tokens to internal services with client credentials. Only
+// SHA-256 hashes of the secrets are configured.
+type InternalAuth struct {
+	clients map[string]string // id -> hex(sha256(secret))
+	issuer  SessionIssuer
+}
+
+func NewInternalAuth(clients map[string]string, issuer SessionIssuer) *InternalAuth {
+	if clients == nil || issuer == nil {
+		panic("service.NewInternalAuth: missing dependency")
+	}
+	return &InternalAuth{clients: clients, issuer: issuer}
+}
+
+// Check accepts a client whose secret matches its configured hash. Unknown clients and wrong
+// secrets fail alike.
+func (a *InternalAuth) Check(clientID, secret string) error {
+	sum := sha256.Sum256([]byte(secret))
+	got := hex.EncodeToString(sum[:])
+	want, ok := a.clients[clientID]
+	if !ok {
+		want = "0000000000000000000000000000000000000000000000000000000000000000"
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 || !ok {
+		return domain.Unauthenticated("unknown client or wrong secret")
+	}
+	return nil
+}
+
+// Issue returns an access token for a client Check accepted.
+func (a *InternalAuth) Issue(clientID string) (string, time.Time, error) {
+	return a.issuer.Issue(clientID)
+}

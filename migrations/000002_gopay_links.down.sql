@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS payment_options;
+DROP TABLE IF EXISTS gopay_links;
