@@ -140,3 +140,26 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// A dev-keys file from an older version gets its missing values, and keeps the ones it had.
+func TestDevKeysFileUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"encryption_keys":"` + seal.NewKeySpec("old", 32) + `","gopay_client_id":"sandbox-client","gopay_client_secret":"kept"}`
+	if err := os.WriteFile(filepath.Join(dir, devKeysName), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(getenv(map[string]string{"DEV_STATE_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GoPayClientSecret != "kept" || !strings.HasPrefix(c.EncryptionKeys, "old:") {
+		t.Fatal("existing development keys were replaced")
+	}
+	if c.SNAPClientSecret == "" || c.MidtransServerKey == "" || c.InternalClients == "" {
+		t.Fatalf("missing values not filled: %+v", c)
+	}
+	again, _ := Load(getenv(map[string]string{"DEV_STATE_DIR": dir}))
+	if again.SNAPClientSecret != c.SNAPClientSecret {
+		t.Fatal("filled values were not saved")
+	}
+}

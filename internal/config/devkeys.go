@@ -75,34 +75,15 @@ func HashSecret(secret string) string {
 }
 
 func loadOrCreateDevKeys(path string) (*devKeys, error) {
+	var k devKeys
 	b, err := os.ReadFile(path) //nolint:gosec // the path comes from the operator's own DEV_STATE_DIR
-	if err == nil {
-		var k devKeys
+	switch {
+	case err == nil:
 		if err := json.Unmarshal(b, &k); err != nil {
 			return nil, fmt.Errorf("unreadable (delete it to start afresh): %w", err)
 		}
-		return &k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
-	}
-	secret := make([]byte, 24)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, err
-	}
-	k := &devKeys{
-		EncryptionKeys:       seal.NewKeySpec("dev1", 32),
-		BlindIndexKey:        seal.NewKeySpec("x", 32)[2:],
-		SessionKeys:          seal.NewKeySpec("dev1", 32),
-		GoPayClientID:        "sandbox-client",
-		GoPayClientSecret:    base64.RawURLEncoding.EncodeToString(secret),
-		SNAPClientKey:        "sandbox-snap-client",
-		SNAPClientSecret:     randomString(),
-		SNAPPartnerID:        "BFFSANDBOX",
-		SNAPMerchantID:       "G12345",
-		MidtransServerKey:    "SB-Mid-server-" + randomString(),
-		InternalClientID:     "payments",
-		InternalClientSecret: randomString(),
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
@@ -110,24 +91,44 @@ func loadOrCreateDevKeys(path string) (*devKeys, error) {
 	if err := writeSNAPKey(filepath.Join(filepath.Dir(path), snapKeyName)); err != nil {
 		return nil, err
 	}
+	if !k.fillMissing() {
+		return &k, nil
+	}
+	// New, or written by an older version: save the completed set. Write to a temporary name
+	// and rename, so two instances starting together never read a half-written file.
 	b, err = json.MarshalIndent(k, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	// Write to a temporary name and rename, so two instances starting together never read a
-	// half-written file.
-	tmp := path + "." + hex.EncodeToString(secret[:4])
+	tmp := path + "." + randomString()[:8]
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.Link(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		if errors.Is(err, os.ErrExist) {
-			return loadOrCreateDevKeys(path) // another instance won the race
+	return &k, os.Rename(tmp, path)
+}
+
+// fillMissing generates every missing value and reports whether it changed anything. Existing
+// keys are never replaced: data sealed under them must stay readable.
+func (k *devKeys) fillMissing() bool {
+	changed := false
+	fill := func(dst *string, gen func() string) {
+		if *dst == "" {
+			*dst, changed = gen(), true
 		}
-		return nil, err
 	}
-	return k, os.Remove(tmp)
+	fill(&k.EncryptionKeys, func() string { return seal.NewKeySpec("dev1", 32) })
+	fill(&k.BlindIndexKey, func() string { return seal.NewKeySpec("x", 32)[2:] })
+	fill(&k.SessionKeys, func() string { return seal.NewKeySpec("dev1", 32) })
+	fill(&k.GoPayClientID, func() string { return "sandbox-client" })
+	fill(&k.GoPayClientSecret, randomString)
+	fill(&k.SNAPClientKey, func() string { return "sandbox-snap-client" })
+	fill(&k.SNAPClientSecret, randomString)
+	fill(&k.SNAPPartnerID, func() string { return "BFFSANDBOX" })
+	fill(&k.SNAPMerchantID, func() string { return "G12345" })
+	fill(&k.MidtransServerKey, func() string { return "SB-Mid-server-" + randomString() })
+	fill(&k.InternalClientID, func() string { return "payments" })
+	fill(&k.InternalClientSecret, randomString)
+	return changed
 }
 
 func randomString() string {
