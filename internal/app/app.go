@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		Sessions:       service.NewSessions(gopayClient, users, signer),
 		BankAccounts:   service.NewBankAccounts(gopayClient, accounts),
 		GoPay:          service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.StaleTokensMaxAge),
-		InternalAuth:   service.NewInternalAuth(clients, internalSigner),
+		InternalAuth:   service.NewInternalAuth(clients, internalSigner, cfg.InternalTokenTTL),
 		Signer:         signer,
 		InternalSigner: internalSigner,
 		Idempotency:    idempotency.NewStore(a.rdb, cfg.RedisKeyPrefix, cfg.IdempotencyTTL, cfg.IdempotencyLockTTL),

@@ -26,11 +26,12 @@ import (
 
 // instance is one running server under test.
 type instance struct {
-	t      *testing.T
-	app    *app.App
-	base   string
-	client *http.Client
-	logs   *observer.ObservedLogs
+	t       *testing.T
+	app     *app.App
+	sandbox string // the sandbox it talks to, when not its own
+	base    string
+	client  *http.Client
+	logs    *observer.ObservedLogs
 }
 
 // env is a test's shared settings: one database, one Redis prefix, one set of keys, so

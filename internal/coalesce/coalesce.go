@@ -49,8 +49,12 @@ type outcome struct {
 // Do runs fn for key, or waits for the run already under way and returns its outcome. name
 // labels the metric (e.g. "payment_options").
 func (g *Group) Do(ctx context.Context, name, key string, fn func(context.Context) error) error {
-	_, err, shared := g.sf.Do(key, func() (any, error) { return nil, g.acrossInstances(ctx, name, key, fn) })
-	if shared {
+	led := false // only the leader's own closure runs, so only the leader sees this set
+	_, err, _ := g.sf.Do(key, func() (any, error) {
+		led = true
+		return nil, g.acrossInstances(ctx, name, key, fn)
+	})
+	if !led {
 		g.events.WithLabelValues(name, "joined_local").Inc()
 	}
 	return err

@@ -125,7 +125,7 @@ func newTestServer(tb testing.TB) (*echo.Echo, string) {
 		Sessions:       service.NewSessions(fakeGoPay{}, memUsers{}, signer),
 		BankAccounts:   service.NewBankAccounts(fakeGoPay{}, &memStore{rows: map[uuid.UUID]domain.BankAccount{}}),
 		GoPay:          service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0),
-		InternalAuth:   service.NewInternalAuth(map[string]string{}, internal),
+		InternalAuth:   service.NewInternalAuth(map[string]string{}, internal, time.Hour),
 		Signer:         signer,
 		InternalSigner: internal,
 		Idempotency:    idempotency.NewStore(rdb, prefix, time.Minute, time.Minute),

@@ -5,15 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
-	oapimw "github.com/oapi-codegen/echo-middleware"
-	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/gopay-miniapp/bff/internal/api"
 	"github.com/gopay-miniapp/bff/internal/domain"
@@ -99,13 +94,13 @@ func (s *server) CreateInternalAccessToken(ctx context.Context, _ api.CreateInte
 	if !ok {
 		return nil, fmt.Errorf("no internal client on an authenticated route")
 	}
-	token, exp, err := s.internalAuth.Issue(client)
+	token, _, err := s.internalAuth.Issue(client)
 	if err != nil {
 		return nil, err
 	}
 	s.metrics.TokenRequests.WithLabelValues("issued").Inc()
 	return api.CreateInternalAccessToken200JSONResponse{AccessToken: token, TokenType: api.InternalTokenTokenTypeBearer,
-		ExpiresIn: int(math.Round(time.Until(exp).Seconds()))}, nil
+		ExpiresIn: int(s.internalAuth.TTL().Seconds())}, nil
 }
 
 func (s *server) GetInternalPaymentOptions(ctx context.Context, req api.GetInternalPaymentOptionsRequestObject) (api.GetInternalPaymentOptionsResponseObject, error) {
@@ -114,7 +109,7 @@ func (s *server) GetInternalPaymentOptions(ctx context.Context, req api.GetInter
 	if err != nil {
 		return nil, err
 	}
-	out := api.GetInternalPaymentOptions200JSONResponse{UserId: openapi_types.UUID(user), LinkId: o.Link.ID,
+	out := api.GetInternalPaymentOptions200JSONResponse{UserId: user, LinkId: o.Link.ID,
 		RefreshedAt: o.RefreshedAt.UTC(), AgeSeconds: int(time.Since(o.RefreshedAt).Seconds()), Stale: o.Stale,
 		PaymentOptions: make([]api.InternalPaymentOption, 0, len(o.Options))}
 	if o.RefreshError != nil {
@@ -128,9 +123,6 @@ func (s *server) GetInternalPaymentOptions(ctx context.Context, req api.GetInter
 }
 
 func (s *server) ListAccounts(ctx context.Context, req api.ListAccountsRequestObject) (api.ListAccountsResponseObject, error) {
-	if c := oapimw.GetEchoContext(ctx); c != nil && !strings.Contains(c.Request().Header.Get(echo.HeaderAccept), echo.MIMEApplicationJSON) {
-		return api.ListAccounts406JSONResponse(accountsError(http.StatusNotAcceptable, "Accept must be application/json")), nil
-	}
 	page := 1
 	if req.Params.Page != nil {
 		page = *req.Params.Page

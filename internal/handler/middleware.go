@@ -74,6 +74,17 @@ func observe(m *metrics.Metrics, log *zap.Logger) echo.MiddlewareFunc {
 	}
 }
 
+// acceptJSON enforces seed 004's mandatory `Accept: application/json` on its API.
+func acceptJSON(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if strings.HasPrefix(c.Request().URL.Path, accountsAPIPrefix) &&
+			!strings.Contains(c.Request().Header.Get(echo.HeaderAccept), echo.MIMEApplicationJSON) {
+			return echo.NewHTTPError(http.StatusNotAcceptable)
+		}
+		return next(c)
+	}
+}
+
 type userKey struct{}
 
 func userFrom(ctx context.Context) (uuid.UUID, bool) {

@@ -34,6 +34,7 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeTooLarge         = "request_too_large"
 	codeUnsupportedMedia = "unsupported_media_type"
+	codeNotAcceptable    = "not_acceptable"
 )
 
 const problemContentType = "application/problem+json"
@@ -120,6 +121,8 @@ func toProblem(err error) (*domain.Error, int) {
 		return &domain.Error{Kind: domain.KindInvalid, Code: codeTooLarge, Message: "request body too large"}, he.Code
 	case http.StatusUnsupportedMediaType:
 		return &domain.Error{Kind: domain.KindInvalid, Code: codeUnsupportedMedia, Message: "send application/json"}, he.Code
+	case http.StatusNotAcceptable:
+		return &domain.Error{Kind: domain.KindInvalid, Code: codeNotAcceptable, Message: "Accept must be application/json"}, he.Code
 	case http.StatusUnauthorized:
 		return domain.Unauthenticated("a valid session token is required"), he.Code
 	}

@@ -63,6 +63,7 @@ func New(d Deps) (*echo.Echo, error) {
 		observe(d.Metrics, d.Log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: logPanic(d.Log)}),
 		middleware.BodyLimit(strconv.FormatInt(d.MaxBodyBytes, 10)+"B"),
+		acceptJSON,
 		oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 			Options: openapi3filter.Options{
 				AuthenticationFunc: (&authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth}).check,

@@ -149,36 +149,37 @@ type snapCall struct {
 
 // snapService verifies the common SNAP rules for a service call, then runs fn.
 func (s *Sandbox) snapService(svc string, linking bool, fn func(http.ResponseWriter, snapCall)) http.HandlerFunc {
+	// code turns "HHHCC" (HTTP status, case) into the responseCode HHH+service+CC.
 	code := func(c string) string { return c[:3] + svc + c[3:] }
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 		if err != nil {
-			writeSNAP(w, code("0001"), "Invalid Field Format body", nil)
+			writeSNAP(w, code("40001"), "Invalid Field Format body", nil)
 			return
 		}
 		h := r.Header
 		for _, name := range []string{"Content-Type", "X-TIMESTAMP", "X-SIGNATURE", "Authorization", "X-PARTNER-ID", "X-EXTERNAL-ID", "X-DEVICE-ID", "CHANNEL-ID"} {
 			if strings.TrimSpace(h.Get(name)) == "" {
-				writeSNAP(w, code("4002"), "Invalid Mandatory Field "+name, nil)
+				writeSNAP(w, code("40002"), "Invalid Mandatory Field "+name, nil)
 				return
 			}
 		}
 		ts := h.Get("X-TIMESTAMP")
 		if t, err := snapsig.ParseTimestamp(ts); err != nil || !s.freshTimestamp(t) {
-			writeSNAP(w, code("4001"), "Invalid Field Format X-TIMESTAMP", nil)
+			writeSNAP(w, code("40001"), "Invalid Field Format X-TIMESTAMP", nil)
 			return
 		}
 		if !channelIDPattern.MatchString(h.Get("CHANNEL-ID")) {
-			writeSNAP(w, code("4001"), "Invalid Field Format CHANNEL-ID", nil)
+			writeSNAP(w, code("40001"), "Invalid Field Format CHANNEL-ID", nil)
 			return
 		}
 		externalID := h.Get("X-EXTERNAL-ID")
 		if !externalIDPattern.MatchString(externalID) {
-			writeSNAP(w, code("4001"), "Invalid Field Format X-EXTERNAL-ID", nil)
+			writeSNAP(w, code("40001"), "Invalid Field Format X-EXTERNAL-ID", nil)
 			return
 		}
 		if !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
-			writeSNAP(w, code("4001"), "Invalid Field Format Content-Type", nil)
+			writeSNAP(w, code("40001"), "Invalid Field Format Content-Type", nil)
 			return
 		}
 		b2b, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
@@ -186,12 +187,12 @@ func (s *Sandbox) snapService(svc string, linking bool, fn func(http.ResponseWri
 		exp, known := s.b2bTokens[b2b]
 		s.mu.Unlock()
 		if !ok || !known || !s.opts.Now().Before(exp) {
-			writeSNAP(w, code("4011"), "Invalid Token (B2B)", nil)
+			writeSNAP(w, code("40101"), "Invalid Token (B2B)", nil)
 			return
 		}
 		sts, err := snapsig.SymmetricStringToSign(r.Method, r.URL.RequestURI(), b2b, body, ts)
 		if err != nil || !snapsig.VerifySymmetric(s.opts.SNAPClientSecret, sts, h.Get("X-SIGNATURE")) {
-			writeSNAP(w, code("4010"), "Unauthorized. Signature", nil)
+			writeSNAP(w, code("40100"), "Unauthorized. Signature", nil)
 			return
 		}
 		// X-EXTERNAL-ID is unique per partner per day (Jakarta date). Linking calls answer a
@@ -203,14 +204,14 @@ func (s *Sandbox) snapService(svc string, linking bool, fn func(http.ResponseWri
 		s.externalIDs[idKey] = true
 		s.mu.Unlock()
 		if used && linking {
-			writeSNAP(w, code("0900"), "Conflict. X-EXTERNAL-ID already used today", nil)
+			writeSNAP(w, code("40900"), "Conflict. X-EXTERNAL-ID already used today", nil)
 			return
 		}
 		customer := ""
 		if v := h.Get("Authorization-Customer"); v != "" {
 			customer, ok = strings.CutPrefix(v, "Bearer ")
 			if !ok {
-				writeSNAP(w, code("4001"), "Invalid Field Format Authorization-Customer", nil)
+				writeSNAP(w, code("40001"), "Invalid Field Format Authorization-Customer", nil)
 				return
 			}
 		}

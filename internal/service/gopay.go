@@ -259,13 +259,14 @@ func (g *GoPayLinks) Links(ctx context.Context, page, perPage int) ([]domain.GoP
 type InternalAuth struct {
 	clients map[string]string // id -> hex(sha256(secret))
 	issuer  SessionIssuer
+	ttl     time.Duration
 }
 
-func NewInternalAuth(clients map[string]string, issuer SessionIssuer) *InternalAuth {
-	if clients == nil || issuer == nil {
+func NewInternalAuth(clients map[string]string, issuer SessionIssuer, ttl time.Duration) *InternalAuth {
+	if clients == nil || issuer == nil || ttl <= 0 {
 		panic("service.NewInternalAuth: missing dependency")
 	}
-	return &InternalAuth{clients: clients, issuer: issuer}
+	return &InternalAuth{clients: clients, issuer: issuer, ttl: ttl}
 }
 
 // Check accepts a client whose secret matches its configured hash. Unknown clients and wrong
@@ -282,6 +283,9 @@ func (a *InternalAuth) Check(clientID, secret string) error {
 	}
 	return nil
 }
+
+// TTL is how long issued tokens live.
+func (a *InternalAuth) TTL() time.Duration { return a.ttl }
 
 // Issue returns an access token for a client Check accepted.
 func (a *InternalAuth) Issue(clientID string) (string, time.Time, error) {

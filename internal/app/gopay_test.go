@@ -1,0 +1,465 @@
+package app_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/gopay-miniapp/bff/internal/sandbox"
+)
+
+// linkSNAP links GoPay for the session's user through the sandbox's linking page.
+func (in *instance) linkSNAP(auth, phone string) response {
+	in.t.Helper()
+	code := sandboxPost(in.t, in.sandboxURL(), "/sandbox/gopay-auth-codes", `{"phone_number":"`+phone+`"}`, "auth_code")
+	return in.do("POST", "/v1/gopay-link", `{"auth_code":"`+code+`","phone_number":"`+phone+`","name":"Test User","email":"t@example.com"}`,
+		"Authorization", auth)
+}
+
+// sandboxURL is the sandbox this instance talks to (its own, or the first instance's).
+func (in *instance) sandboxURL() string {
+	if in.sandbox != "" {
+		return in.sandbox
+	}
+	return in.app.SandboxURL()
+}
+
+// internalAuth returns headers for internal calls: a fresh client-credentials token.
+func (in *instance) internalAuth() []string {
+	in.t.Helper()
+	req, _ := http.NewRequest("POST", in.base+"/internal/v1/access-token", strings.NewReader(`{"grant_type":"client_credentials"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("payments", internalSecret)
+	resp, err := in.client.Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 || tok.ExpiresIn != 300 {
+		in.t.Fatalf("internal token: %d %v %+v", resp.StatusCode, err, tok)
+	}
+	return []string{"Authorization", "Bearer " + tok.AccessToken, "X-PARTNER-ID", "payments"}
+}
+
+// userID reads the user id from a session token's claims.
+func userID(t *testing.T, auth string) string {
+	t.Helper()
+	parts := strings.Split(strings.TrimPrefix(auth, "Bearer "), ".")
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	_ = json.Unmarshal(b, &c)
+	return c.Sub
+}
+
+// counter sums a counter's samples whose labels include all of want, over instances.
+func counter(t *testing.T, name string, want map[string]string, instances ...*instance) float64 {
+	t.Helper()
+	total := 0.0
+	for _, in := range instances {
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(strings.NewReader(string(in.do("GET", "/metrics", "").body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ok := families[name]
+		if !ok {
+			continue
+		}
+	metric:
+		for _, m := range f.Metric {
+			labels := map[string]string{}
+			for _, l := range m.Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue metric
+				}
+			}
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return total
+}
+
+func TestGoPaySNAPLinkFlow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := start(t, e)
+	sb := in.app.SandboxURL()
+	auth := in.login(sb, "gopay-user")
+	uid := userID(t, auth)
+
+	link := in.linkSNAP(auth, "81234567890")
+	if link.status != 201 {
+		t.Fatalf("link: %d %s", link.status, link.body)
+	}
+	l := link.json(t)
+	if l["status"] != "active" || l["mode"] != "snap" || l["masked_phone_number"] != "******7890" {
+		t.Fatalf("link: %s", link.body)
+	}
+	problem(t, in.linkSNAP(auth, "81234567890"), 409, "gopay_already_linked", "")
+
+	view := in.do("GET", "/v1/gopay-link/payment-options", "", "Authorization", auth)
+	if view.status != 200 || bytesContain(view.body, `"token"`) || view.json(t)["stale"] != false {
+		t.Fatalf("frontend options must never carry tokens: %d %s", view.status, view.body)
+	}
+	ia := in.internalAuth()
+	first := in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...)
+	opts := first.json(t)["payment_options"].([]any)
+	if first.status != 200 || len(opts) != 2 || opts[0].(map[string]any)["token"] == "" {
+		t.Fatalf("internal options: %d %s", first.status, first.body)
+	}
+	firstToken := opts[0].(map[string]any)["token"].(string)
+
+	t.Run("TokensRefreshedBeforeEveryPayment", func(t *testing.T) {
+		in.app.Sandbox.UpgradeCustomer("81234567890") // GoPay Tabungan upgrade: tokens change
+		after := in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...)
+		opts := after.json(t)["payment_options"].([]any)
+		if len(opts) != 3 || opts[0].(map[string]any)["token"] == firstToken || opts[2].(map[string]any)["name"] != "GOPAY_SAVINGS" {
+			t.Fatalf("stale tokens after an upgrade: %s", after.body)
+		}
+	})
+	t.Run("SealedAtRest", func(t *testing.T) {
+		conn, err := pgx.Connect(context.Background(), e["DATABASE_URL"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		var dump string
+		if err := conn.QueryRow(context.Background(), `SELECT (SELECT string_agg(l::text, '|') FROM gopay_links l) ||
+			(SELECT string_agg(o::text, '|') FROM payment_options o)`).Scan(&dump); err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"81234567890", firstToken, hexOf("81234567890"), "t@example.com"} {
+			if strings.Contains(dump, secret) {
+				t.Fatalf("stored in clear: %s", secret[:4])
+			}
+		}
+	})
+
+	if r := in.do("DELETE", "/v1/gopay-link", "", "Authorization", auth); r.status != 204 {
+		t.Fatalf("unlink: %d %s", r.status, r.body)
+	}
+	if r := in.do("GET", "/v1/gopay-link", "", "Authorization", auth); r.json(t)["status"] != "inactive" {
+		t.Fatalf("after unlink: %s", r.body)
+	}
+	problem(t, in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...), 409, "gopay_link_inactive", "")
+	if r := in.linkSNAP(auth, "81234567890"); r.status != 201 {
+		t.Fatalf("relink after unlink: %d %s", r.status, r.body)
+	}
+	in.assertNoSecretsInLogs(firstToken, "81234567890", e["SNAP_CLIENT_SECRET"], e["MIDTRANS_SERVER_KEY"], internalSecret)
+}
+
+func bytesContain(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+func TestGoPayLegacyFlows(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := start(t, e)
+	sb := in.app.SandboxURL()
+	legacy := func(auth, id string) response {
+		return in.do("POST", "/v1/gopay-link", `{"legacy_account_id":"`+id+`","phone_number":"81200001111"}`, "Authorization", auth)
+	}
+	t.Run("EnabledIsSwapped", func(t *testing.T) {
+		auth := in.login(sb, "legacy-enabled")
+		r := legacy(auth, "enabled-abc")
+		if r.status != 201 || r.json(t)["status"] != "active" || r.json(t)["mode"] != "legacy" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		v := in.do("GET", "/v1/gopay-link/payment-options", "", "Authorization", auth)
+		if v.status != 200 || len(v.json(t)["payment_options"].([]any)) != 2 {
+			t.Fatalf("options through the swapped token: %d %s", v.status, v.body)
+		}
+	})
+	t.Run("PendingUntilActivated", func(t *testing.T) {
+		auth := in.login(sb, "legacy-pending")
+		id, activation := createCoreAccount(t, sb, e["MIDTRANS_SERVER_KEY"], "81298765432")
+		r := legacy(auth, id)
+		if r.status != 201 || r.json(t)["status"] != "pending" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		problem(t, in.do("GET", "/v1/gopay-link/payment-options", "", "Authorization", auth), 409, "gopay_link_inactive", "")
+		if s := in.do("GET", "/v1/gopay-link", "", "Authorization", auth).json(t)["status"]; s != "pending" {
+			t.Fatalf("status %v before activation", s)
+		}
+		resp, err := http.Get(activation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if s := in.do("GET", "/v1/gopay-link", "", "Authorization", auth).json(t)["status"]; s != "active" {
+			t.Fatalf("status %v after activation", s)
+		}
+		if v := in.do("GET", "/v1/gopay-link/payment-options", "", "Authorization", auth); v.status != 200 {
+			t.Fatalf("%d %s", v.status, v.body)
+		}
+	})
+	t.Run("PendingThenExpiredIsRejected", func(t *testing.T) {
+		auth := in.login(sb, "legacy-expiring")
+		id, _ := createCoreAccount(t, sb, e["MIDTRANS_SERVER_KEY"], "81200000001") // the sandbox expires 0001
+		if r := legacy(auth, id); r.status != 422 {                                // already expired on first look
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("PendingUnlinkUsesCoreAPI", func(t *testing.T) {
+		auth := in.login(sb, "legacy-pending-unlink")
+		before := in.app.Sandbox.Calls(sandbox.OpCoreUnbind)
+		legacy(auth, "pending-xyz")
+		if r := in.do("DELETE", "/v1/gopay-link", "", "Authorization", auth); r.status != 204 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if in.app.Sandbox.Calls(sandbox.OpCoreUnbind) != before+1 {
+			t.Fatal("a pending legacy link must be unbound with the Core API")
+		}
+	})
+	for _, tt := range []struct{ id, code string }{
+		{"expired-1", "legacy_account_inactive"}, {"disabled-1", "legacy_account_inactive"},
+		{"inactive-1", "legacy_account_inactive"}, {"nosuchaccount", "legacy_account_not_found"},
+	} {
+		t.Run(tt.id, func(t *testing.T) {
+			problem(t, legacy(in.login(sb, "legacy-"+tt.id), tt.id), 422, tt.code, "legacy_account_id")
+		})
+	}
+	t.Run("ExactlyOneOfCodeAndAccount", func(t *testing.T) {
+		auth := in.login(sb, "legacy-both")
+		problem(t, in.do("POST", "/v1/gopay-link", `{"auth_code":"x","legacy_account_id":"enabled-1","phone_number":"81200001111"}`,
+			"Authorization", auth), 400, "invalid_request", "auth_code")
+		problem(t, in.do("POST", "/v1/gopay-link", `{"phone_number":"81200001111"}`, "Authorization", auth), 400, "invalid_request", "auth_code")
+		problem(t, in.do("POST", "/v1/gopay-link", `{"auth_code":"x","phone_number":"12"}`, "Authorization", auth), 400, "invalid_request", "phone_number")
+	})
+}
+
+func createCoreAccount(t *testing.T, sandboxURL, serverKey, phone string) (id, activation string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", sandboxURL+"/v2/pay/account",
+		strings.NewReader(`{"payment_type":"gopay","gopay_partner":{"phone_number":"`+phone+`","country_code":"62"}}`))
+	req.SetBasicAuth(serverKey, "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a struct {
+		AccountID string `json:"account_id"`
+		Actions   []struct{ Name, URL string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %d %v", resp.StatusCode, err)
+	}
+	return a.AccountID, a.Actions[0].URL
+}
+
+// GoPay ended the linking (the customer unlinked in the app): the next refresh finds out,
+// marks the link inactive and tells the frontend to link again.
+func TestLinkEndedAtGoPay(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t))
+	auth := in.login(in.app.SandboxURL(), "ended")
+	in.linkSNAP(auth, "81255550000")
+	in.app.Sandbox.DeactivateCustomer("81255550000")
+	problem(t, in.do("GET", "/v1/gopay-link/payment-options", "", "Authorization", auth), 409, "gopay_link_inactive", "")
+	if s := in.do("GET", "/v1/gopay-link", "", "Authorization", auth).json(t)["status"]; s != "inactive" {
+		t.Fatalf("link status %v", s)
+	}
+	// A phone ending in 9999 binds a customer already inactive at GoPay.
+	auth2 := in.login(in.app.SandboxURL(), "born-inactive")
+	in.linkSNAP(auth2, "81200009999")
+	problem(t, in.do("GET", "/v1/gopay-link/payment-options", "", "Authorization", auth2), 409, "gopay_link_inactive", "")
+}
+
+func TestStaleTokensPolicy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t).with("SNAP_TIMEOUT", "300ms")
+	in := start(t, e)
+	auth := in.login(in.app.SandboxURL(), "stale")
+	uid := userID(t, auth)
+	in.linkSNAP(auth, "81266667777")
+	ia := in.internalAuth()
+	if r := in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...); r.json(t)["stale"] != false {
+		t.Fatalf("%s", r.body)
+	}
+	in.app.Sandbox.SetFault(sandbox.OpSNAPInquiry, sandbox.Fault{ErrorRate: 1})
+	r := in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...)
+	m := r.json(t)
+	if r.status != 200 || m["stale"] != true || m["stale_reason"] != "upstream_unavailable" || len(m["payment_options"].([]any)) != 2 {
+		t.Fatalf("refresh failed: want last tokens marked stale: %d %s", r.status, r.body)
+	}
+	strict := start(t, e.upstreamsAt(in.app.SandboxURL()).with("STALE_TOKENS_MAX_AGE", "1ms"))
+	problem(t, strict.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", strict.internalAuth()...), 503, "upstream_unavailable", "")
+}
+
+// 100 concurrent internal requests for one user over two instances: one upstream inquiry.
+func TestConcurrentRefreshesCoalesceAcrossInstances(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	one := start(t, e)
+	two := start(t, e.upstreamsAt(one.app.SandboxURL()))
+	two.sandbox = one.app.SandboxURL()
+	auth := one.login(one.app.SandboxURL(), "coalesce")
+	uid := userID(t, auth)
+	one.linkSNAP(auth, "81288887777")
+	one.app.Sandbox.SetFault(sandbox.OpSNAPInquiry, sandbox.Fault{LatencyMS: 400})
+	before := one.app.Sandbox.Calls(sandbox.OpSNAPInquiry)
+	inquiriesBefore := counter(t, "bff_upstream_requests_total", map[string]string{"operation": "inquiry"}, one, two)
+	auths := [][]string{one.internalAuth(), two.internalAuth()}
+
+	results := make([]response, 100)
+	var wg sync.WaitGroup
+	for i := range results {
+		in := []*instance{one, two}[i%2]
+		wg.Go(func() { results[i] = in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", auths[i%2]...) })
+	}
+	wg.Wait()
+	var token string
+	for _, r := range results {
+		if r.status != 200 || r.json(t)["stale"] != false {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		tok := r.json(t)["payment_options"].([]any)[0].(map[string]any)["token"].(string)
+		if token != "" && tok != token {
+			t.Fatal("instances answered different tokens")
+		}
+		token = tok
+	}
+	calls := one.app.Sandbox.Calls(sandbox.OpSNAPInquiry) - before
+	metric := counter(t, "bff_upstream_requests_total", map[string]string{"operation": "inquiry"}, one, two) - inquiriesBefore
+	if calls != 1 || metric != 1 {
+		t.Fatalf("100 concurrent refreshes over 2 instances: %d upstream inquiries (metrics say %v), want 1", calls, metric)
+	}
+	joined := counter(t, "bff_coalesced_total", map[string]string{"operation": "payment_options", "role": "joined_remote"}, one, two) +
+		counter(t, "bff_coalesced_total", map[string]string{"operation": "payment_options", "role": "joined_local"}, one, two)
+	t.Logf("100 concurrent internal requests over 2 instances: %d upstream inquiry, %v requests joined another's refresh", calls, joined)
+}
+
+// 1,000 internal requests within one token lifetime: one B2B token request, over two instances.
+func TestThousandRequestsOneB2BToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	one := start(t, e)
+	two := start(t, e.upstreamsAt(one.app.SandboxURL()))
+	auth := one.login(one.app.SandboxURL(), "thousand")
+	uid := userID(t, auth)
+	one.linkSNAP(auth, "81211110000")
+	auths := [][]string{one.internalAuth(), two.internalAuth()}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failures := 0
+	sem := make(chan struct{}, 16)
+	for i := range 1000 {
+		in := []*instance{one, two}[i%2]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if r := in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", auths[i%2]...); r.status != 200 {
+				mu.Lock()
+				failures++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if failures > 0 {
+		t.Fatalf("%d of 1000 requests failed", failures)
+	}
+	calls := one.app.Sandbox.Calls(sandbox.OpSNAPAccessToken)
+	metric := counter(t, "bff_upstream_requests_total", map[string]string{"upstream": "snap", "operation": "access_token"}, one, two)
+	if calls != 1 || metric != 1 {
+		t.Fatalf("B2B token requests: sandbox saw %d, metrics say %v; want 1", calls, metric)
+	}
+	inquiries := one.app.Sandbox.Calls(sandbox.OpSNAPInquiry)
+	t.Logf("1000 internal requests over 2 instances: %d B2B token request, %d upstream inquiries", calls, inquiries)
+}
+
+func TestInternalAuthAndAccountsListing(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t))
+	sb := in.app.SandboxURL()
+	userAuth := in.login(sb, "listing-0")
+	uid := userID(t, userAuth)
+	ia := in.internalAuth()
+	accept := []string{"Accept", "application/json"}
+
+	t.Run("Boundaries", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", in.base+"/internal/v1/access-token", strings.NewReader(`{"grant_type":"client_credentials"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("payments", "wrong")
+		resp, _ := in.client.Do(req)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("wrong secret: %d", resp.StatusCode)
+		}
+		problem(t, in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", "Authorization", userAuth, "X-PARTNER-ID", "payments"),
+			401, "unauthenticated", "")
+		problem(t, in.do("GET", "/v1/gopay-link", "", ia[0], ia[1]), 401, "unauthenticated", "")
+		problem(t, in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia[0], ia[1], "X-PARTNER-ID", "other"),
+			401, "unauthenticated", "")
+		problem(t, in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia[0], ia[1]), 401, "unauthenticated", "")
+		problem(t, in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...), 404, "gopay_not_linked", "")
+	})
+
+	for i := range 12 {
+		auth := in.login(sb, fmt.Sprintf("listing-%d", i+1))
+		if r := in.linkSNAP(auth, fmt.Sprintf("8120000%04d", i)); r.status != 201 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	}
+	page := func(q string) response { return in.do("GET", "/api/v1.0/accounts"+q, "", append(ia, accept...)...) }
+	p1 := page("")
+	m := p1.json(t)
+	pg := m["pagination"].(map[string]any)
+	if p1.status != 200 || m["status"] != float64(200) || m["success"] != true || len(m["data"].([]any)) != 10 ||
+		pg["total"] != float64(12) || pg["perPage"] != float64(10) || pg["totalPages"] != float64(2) || pg["count"] != float64(10) ||
+		pg["links"].(map[string]any)["next"] != "/api/v1.0/accounts?page=2" {
+		t.Fatalf("page 1: %s", p1.body)
+	}
+	item := m["data"].([]any)[0].(map[string]any)
+	if item["status"] != "active" || item["phone"] != "6281200000000" || item["name"] != "Test User" || item["email"] != "t@example.com" {
+		t.Fatalf("item: %v", item)
+	}
+	if p2 := page("?page=2").json(t); len(p2["data"].([]any)) != 2 || p2["pagination"].(map[string]any)["links"].(map[string]any)["prev"] == nil {
+		t.Fatalf("page 2: %v", p2)
+	}
+	if p3 := page("?page=3").json(t); len(p3["data"].([]any)) != 0 {
+		t.Fatalf("page 3: %v", p3)
+	}
+	for _, tt := range []struct {
+		name    string
+		r       response
+		status  int
+		message string
+	}{
+		{"PageZero", page("?page=0"), 400, ""},
+		{"PageNotNumber", page("?page=two"), 400, ""},
+		{"NoToken", in.do("GET", "/api/v1.0/accounts", "", append([]string{"X-PARTNER-ID", "payments"}, accept...)...), 401, ""},
+		{"UserSession", in.do("GET", "/api/v1.0/accounts", "", append([]string{"Authorization", userAuth, "X-PARTNER-ID", "payments"}, accept...)...), 401, ""},
+		{"NoAccept", in.do("GET", "/api/v1.0/accounts", "", ia...), 406, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := tt.r.json(t)
+			if tt.r.status != tt.status || m["success"] != false || m["status"] != float64(tt.status) ||
+				m["error"].(map[string]any)["code"] != float64(tt.status) || m["error"].(map[string]any)["message"] == "" {
+				t.Fatalf("want seed 004's error shape with %d: %d %s", tt.status, tt.r.status, tt.r.body)
+			}
+		})
+	}
+}

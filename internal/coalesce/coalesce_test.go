@@ -1,0 +1,90 @@
+package coalesce
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/gopay-miniapp/bff/internal/domain"
+	"github.com/gopay-miniapp/bff/internal/testenv"
+)
+
+func newGroups(t *testing.T, n int) ([]*Group, *prometheus.CounterVec) {
+	t.Helper()
+	_, rdb, prefix := testenv.Redis(t)
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"operation", "role"})
+	var gs []*Group
+	for range n {
+		gs = append(gs, New(rdb, prefix, 5*time.Second, events))
+	}
+	return gs, events
+}
+
+// Callers on several "instances" (groups sharing Redis) overlapping one run share it, error
+// included, and the counts say who ran and who joined.
+func TestOneRunAcrossInstances(t *testing.T) {
+	gs, events := newGroups(t, 3)
+	var runs atomic.Int32
+	want := domain.E(domain.KindUnavailable, domain.CodeUpstreamUnavailable, "down", nil)
+	var wg sync.WaitGroup
+	errs := make([]error, 30)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = gs[i%3].Do(context.Background(), "op", "k", func(context.Context) error {
+				runs.Add(1)
+				time.Sleep(200 * time.Millisecond)
+				return want
+			})
+		})
+	}
+	wg.Wait()
+	if runs.Load() != 1 {
+		t.Fatalf("%d runs, want 1", runs.Load())
+	}
+	for _, err := range errs {
+		if e := domain.As(err); e.Code != domain.CodeUpstreamUnavailable || e.Kind != domain.KindUnavailable {
+			t.Fatalf("outcome not shared: %v", err)
+		}
+	}
+	ran := testutil.ToFloat64(events.WithLabelValues("op", "ran"))
+	local := testutil.ToFloat64(events.WithLabelValues("op", "joined_local"))
+	if ran != 1 || local != 27 {
+		t.Fatalf("ran %v joined_local %v (want 1 and 27: one leader per instance, the rest join locally)", ran, local)
+	}
+}
+
+// A run that is over does not answer later callers: they run again.
+func TestSequentialCallsRunAgain(t *testing.T) {
+	gs, _ := newGroups(t, 1)
+	var runs atomic.Int32
+	for range 3 {
+		if err := gs[0].Do(context.Background(), "op", "k", func(context.Context) error { runs.Add(1); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs.Load() != 3 {
+		t.Fatalf("%d runs, want 3", runs.Load())
+	}
+}
+
+// A runner that dies without publishing (its lock expires) does not strand the waiters.
+func TestWaitersRecoverFromADeadRunner(t *testing.T) {
+	_, rdb, prefix := testenv.Redis(t)
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"operation", "role"})
+	g := New(rdb, prefix, 5*time.Second, events)
+	// A dead instance's lock, with 300 ms left.
+	if err := rdb.Set(context.Background(), prefix+"coalesce:k:lock", "dead", 300*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	err := g.Do(context.Background(), "op", "k", func(context.Context) error { ran = true; return errors.New("x") })
+	if !ran || err == nil {
+		t.Fatalf("the waiter should have run it itself: ran=%v err=%v", ran, err)
+	}
+}
