@@ -213,12 +213,31 @@ func TestGoPayLegacyFlows(t *testing.T) {
 			t.Fatalf("%d %s", v.status, v.body)
 		}
 	})
+	t.Run("PendingThenInactiveAtGoPay", func(t *testing.T) {
+		auth := in.login(sb, "legacy-pending-inactive")
+		legacy(auth, "pending-q1")
+		// Midtrans now reports the account enabled, but GoPay's linking is inactive (4030818).
+		in.app.Sandbox.SetFault(sandbox.OpSNAPInquiry, sandbox.Fault{ResponseCode: "4030818"})
+		defer in.app.Sandbox.ClearFaults()
+		in.app.Sandbox.SetLegacyStatus("pending-q1", "ENABLED")
+		if s := in.do("GET", "/v1/gopay-link", "", "Authorization", auth).json(t)["status"]; s != "inactive" {
+			t.Fatalf("status %v, want inactive", s)
+		}
+	})
 	t.Run("PendingThenExpiredIsRejected", func(t *testing.T) {
 		auth := in.login(sb, "legacy-expiring")
-		id, _ := createCoreAccount(t, sb, e["MIDTRANS_SERVER_KEY"], "81200000001") // the sandbox expires 0001
-		if r := legacy(auth, id); r.status != 422 {                                // already expired on first look
-			t.Fatalf("%d %s", r.status, r.body)
+		if r := legacy(auth, "pending-r1"); r.json(t)["status"] != "pending" {
+			t.Fatalf("%s", r.body)
 		}
+		in.app.Sandbox.SetLegacyStatus("pending-r1", "EXPIRED") // the customer never activated it
+		if s := in.do("GET", "/v1/gopay-link", "", "Authorization", auth).json(t)["status"]; s != "rejected" {
+			t.Fatalf("status %v, want rejected", s)
+		}
+	})
+	t.Run("CreatedWithExpiringPhone", func(t *testing.T) {
+		auth := in.login(sb, "legacy-expired-phone")
+		id, _ := createCoreAccount(t, sb, e["MIDTRANS_SERVER_KEY"], "81200000001") // the sandbox expires phones ending 0001
+		problem(t, legacy(auth, id), 422, "legacy_account_inactive", "legacy_account_id")
 	})
 	t.Run("PendingUnlinkUsesCoreAPI", func(t *testing.T) {
 		auth := in.login(sb, "legacy-pending-unlink")

@@ -170,6 +170,16 @@ func (s *Sandbox) coreUnbind(w http.ResponseWriter, r *http.Request) {
 		"channel_response_code": "0", "channel_response_message": "Process service request successfully."})
 }
 
+// SetLegacyStatus moves a Core API account to PENDING, EXPIRED, ENABLED or DISABLED, as time
+// or the customer would.
+func (s *Sandbox) SetLegacyStatus(id, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.legacyLocked(id); a != nil {
+		a.status = status
+	}
+}
+
 // coreActivate is the activation page a customer opens from the PENDING account's link.
 func (s *Sandbox) coreActivate(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()

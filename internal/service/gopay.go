@@ -148,8 +148,16 @@ func (g *GoPayLinks) Status(ctx context.Context, userID uuid.UUID, deviceID stri
 	case coreapi.StatusEnabled:
 		started := g.now()
 		inq, err := g.snap.SwapLegacy(ctx, l.LegacyAccountID, deviceID)
+		if err != nil && domain.As(err).Code == domain.CodeGoPayLinkInactive {
+			// Enabled at Midtrans but inactive at GoPay: it will never complete.
+			if err := g.links.SetStatus(ctx, userID, domain.LinkInactive); err != nil {
+				return l, err
+			}
+			l.Status = domain.LinkInactive
+			return l, nil
+		}
 		if err != nil {
-			return l, legacyInactive(err)
+			return l, err
 		}
 		if err := g.links.Activate(ctx, userID, inq.CustomerToken); err != nil {
 			return l, err
