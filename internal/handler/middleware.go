@@ -106,6 +106,7 @@ type authenticator struct {
 	sessions *session.Signer       // audience miniapp
 	internal *session.Signer       // audience internal
 	clients  *service.InternalAuth // client credentials
+	metrics  *metrics.Metrics
 }
 
 func (a *authenticator) check(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
@@ -136,6 +137,7 @@ func (a *authenticator) check(ctx context.Context, in *openapi3filter.Authentica
 			return unauthenticated("send the client id and secret with HTTP Basic auth")
 		}
 		if err := a.clients.Check(id, secret); err != nil {
+			a.metrics.TokenRequests.WithLabelValues("refused").Inc()
 			return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: err}
 		}
 		with(clientKey{}, id)

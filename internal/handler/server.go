@@ -66,7 +66,7 @@ func New(d Deps) (*echo.Echo, error) {
 		acceptJSON,
 		oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
 			Options: openapi3filter.Options{
-				AuthenticationFunc: (&authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth}).check,
+				AuthenticationFunc: (&authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth, metrics: d.Metrics}).check,
 				MultiError:         false,
 			},
 			ErrorHandler:          func(_ echo.Context, err *echo.HTTPError) error { return err },
