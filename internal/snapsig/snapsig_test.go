@@ -83,3 +83,16 @@ func TestTimestamp(t *testing.T) {
 		}
 	}
 }
+
+// A GET signs the empty-body hash and the path with its query, exactly as sent.
+func TestGETSignsPathWithQueryAndEmptyBody(t *testing.T) {
+	sts, err := SymmetricStringToSign("GET", "/v1.0/get-auth-code?scopes=CARD_REGISTRATION&state=abc", "tok", nil, "2024-03-19T14:30:00.000+07:00")
+	want := "GET:/v1.0/get-auth-code?scopes=CARD_REGISTRATION&state=abc:tok:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855:2024-03-19T14:30:00.000+07:00"
+	if err != nil || sts != want {
+		t.Fatalf("string to sign\n got %s\nwant %s", sts, want)
+	}
+	other, _ := SymmetricStringToSign("GET", "/v1.0/get-auth-code?scopes=CARD_REGISTRATION&state=abd", "tok", nil, "2024-03-19T14:30:00.000+07:00")
+	if SignSymmetric("s", sts) == SignSymmetric("s", other) {
+		t.Fatal("the query is not covered by the signature")
+	}
+}
