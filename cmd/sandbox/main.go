@@ -2,7 +2,7 @@
 // one shared sandbox. It checks the same credentials the upstreams would, so it takes the same
 // variables as the server: GOPAY_CLIENT_ID (default sandbox-client), GOPAY_CLIENT_SECRET,
 // SNAP_CLIENT_KEY (default sandbox-snap-client), SNAP_CLIENT_SECRET, SNAP_PRIVATE_KEY_FILE (its
-// public half verifies B2B requests) and MIDTRANS_SERVER_KEY. Point the server's
+// public half verifies B2B requests), MIDTRANS_SERVER_KEY and CARD_CLIENT_ID. Point the server's
 // GOPAY_BASE_URL, SNAP_BASE_URL and MIDTRANS_BASE_URL at it.
 package main
 
@@ -45,10 +45,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	opts := sandbox.Options{
 		GoPayClientID: or(getenv("GOPAY_CLIENT_ID"), "sandbox-client"), GoPayClientSecret: getenv("GOPAY_CLIENT_SECRET"),
 		SNAPClientKey: or(getenv("SNAP_CLIENT_KEY"), "sandbox-snap-client"), SNAPClientSecret: getenv("SNAP_CLIENT_SECRET"),
-		MidtransServerKey: getenv("MIDTRANS_SERVER_KEY"),
+		MidtransServerKey: getenv("MIDTRANS_SERVER_KEY"), CardClientID: getenv("CARD_CLIENT_ID"),
 	}
 	for name, v := range map[string]string{"GOPAY_CLIENT_SECRET": opts.GoPayClientSecret, "SNAP_CLIENT_SECRET": opts.SNAPClientSecret,
-		"MIDTRANS_SERVER_KEY": opts.MidtransServerKey, "SNAP_PRIVATE_KEY_FILE": getenv("SNAP_PRIVATE_KEY_FILE")} {
+		"MIDTRANS_SERVER_KEY": opts.MidtransServerKey, "SNAP_PRIVATE_KEY_FILE": getenv("SNAP_PRIVATE_KEY_FILE"),
+		"CARD_CLIENT_ID": opts.CardClientID} {
 		if v == "" {
 			return fmt.Errorf("%s is required: the sandbox checks it as the upstream would", name)
 		}

@@ -206,7 +206,7 @@ func (a *App) startSandbox(ctx context.Context, snapPublicKey *rsa.PublicKey) (s
 	a.Sandbox = sandbox.New(sandbox.Options{
 		GoPayClientID: a.cfg.GoPayClientID, GoPayClientSecret: a.cfg.GoPayClientSecret,
 		SNAPClientKey: a.cfg.SNAPClientKey, SNAPClientSecret: a.cfg.SNAPClientSecret, SNAPPublicKey: snapPublicKey,
-		MidtransServerKey: a.cfg.MidtransServerKey,
+		MidtransServerKey: a.cfg.MidtransServerKey, CardClientID: a.cfg.CardClientID,
 	})
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", a.cfg.SandboxAddr)
 	if err != nil {

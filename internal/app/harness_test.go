@@ -62,6 +62,8 @@ func newEnv(t *testing.T) env {
 		"SNAP_MERCHANT_ID":      "G99999",
 		"MIDTRANS_SERVER_KEY":   "SB-Mid-server-test-" + seal.NewKeySpec("x", 8)[2:],
 		"INTERNAL_CLIENTS":      "payments:" + config.HashSecret(internalSecret),
+		"CARD_CLIENT_ID":        "CARDCLIENT0123456789012345678901",
+		"CARD_MERCHANT_ID":      "G99999",
 	}
 }
 
@@ -91,7 +93,8 @@ func snapKeyFile(t *testing.T) string {
 
 // upstreamsAt points every upstream of a second instance at a running sandbox.
 func (e env) upstreamsAt(url string) env {
-	return e.with("GOPAY_BASE_URL", url, "SNAP_BASE_URL", url, "MIDTRANS_BASE_URL", url)
+	return e.with("GOPAY_BASE_URL", url, "SNAP_BASE_URL", url, "MIDTRANS_BASE_URL", url, "CARD_BASE_URL", url,
+		"CARD_WEBVIEW_BASE_URL", url+"/sandbox/card-webview", "PUBLIC_BASE_URL", "http://127.0.0.1:1")
 }
 
 func (e env) with(kv ...string) env {

@@ -58,6 +58,14 @@ type Config struct {
 	MidtransServerKey string        `env:"MIDTRANS_SERVER_KEY" secret:"true" help:"Midtrans server key (Basic auth user)"`
 	MidtransTimeout   time.Duration `env:"MIDTRANS_TIMEOUT" envDefault:"5s" help:"timeout of one Core API call attempt"`
 
+	CardBaseURL        string        `env:"CARD_BASE_URL" help:"SNAP host of Get OAuth Code (card registration); unset = sandbox mode"`
+	CardClientID       string        `env:"CARD_CLIENT_ID" help:"X-CLIENT-KEY of Get OAuth Code: the 32-character client_id (PJP name)"`
+	CardMerchantID     string        `env:"CARD_MERCHANT_ID" help:"6-character merchant id of card registration (merchantId and X-PARTNER-ID)"`
+	CardWebviewBaseURL string        `env:"CARD_WEBVIEW_BASE_URL" help:"card-binding webview; the auth code is appended as ?authCode="`
+	CardReturnURL      string        `env:"CARD_RETURN_URL" envDefault:"gopay-miniapp://card-binding" help:"where the user is sent back into the mini app after a card binding"`
+	CardBindingTTL     time.Duration `env:"CARD_BINDING_TTL" envDefault:"15m" help:"how long a started card binding can be completed"`
+	PublicBaseURL      string        `env:"PUBLIC_BASE_URL" help:"this service's external base URL, for the card-binding redirect targets; default http://HTTP_ADDR"`
+
 	InternalClients   string        `env:"INTERNAL_CLIENTS" help:"internal callers allowed to fetch payment-option tokens: id:sha256hex(secret), comma-separated"`
 	InternalTokenTTL  time.Duration `env:"INTERNAL_TOKEN_TTL" envDefault:"5m" help:"lifetime of internal access tokens"`
 	StaleTokensMaxAge time.Duration `env:"STALE_TOKENS_MAX_AGE" envDefault:"15m" help:"if a refresh fails, last payment-option tokens younger than this are served marked stale; older ones are not served"`
@@ -81,7 +89,7 @@ type Config struct {
 // Sandbox reports whether the service plays its own upstreams: no upstream URL is set. Setting
 // some but not all is refused by validate, so a deployment never half-talks to a sandbox.
 func (c *Config) Sandbox() bool {
-	return c.GoPayBaseURL == "" && c.SNAPBaseURL == "" && c.MidtransBaseURL == ""
+	return c.GoPayBaseURL == "" && c.SNAPBaseURL == "" && c.MidtransBaseURL == "" && c.CardBaseURL == ""
 }
 
 // Load reads the configuration through getenv, fills development keys in sandbox mode, and
@@ -149,8 +157,8 @@ func (c *Config) validate() error {
 		"HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout,
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "GOPAY_TIMEOUT": c.GoPayTimeout, "SESSION_TTL": c.SessionTTL,
 		"SNAP_TIMEOUT": c.SNAPTimeout, "MIDTRANS_TIMEOUT": c.MidtransTimeout, "INTERNAL_TOKEN_TTL": c.InternalTokenTTL,
-		"STALE_TOKENS_MAX_AGE": c.StaleTokensMaxAge,
-		"IDEMPOTENCY_TTL":      c.IdempotencyTTL, "IDEMPOTENCY_LOCK_TTL": c.IdempotencyLockTTL,
+		"STALE_TOKENS_MAX_AGE": c.StaleTokensMaxAge, "CARD_BINDING_TTL": c.CardBindingTTL,
+		"IDEMPOTENCY_TTL": c.IdempotencyTTL, "IDEMPOTENCY_LOCK_TTL": c.IdempotencyLockTTL,
 	} {
 		if d <= 0 {
 			bad(name, "must be positive")
@@ -181,10 +189,14 @@ func (c *Config) validate() error {
 		bad("LOG_FORMAT", "want json or console")
 	}
 	if !c.Sandbox() {
-		for name, u := range map[string]string{"GOPAY_BASE_URL": c.GoPayBaseURL, "SNAP_BASE_URL": c.SNAPBaseURL, "MIDTRANS_BASE_URL": c.MidtransBaseURL} {
+		for name, u := range map[string]string{"GOPAY_BASE_URL": c.GoPayBaseURL, "SNAP_BASE_URL": c.SNAPBaseURL,
+			"MIDTRANS_BASE_URL": c.MidtransBaseURL, "CARD_BASE_URL": c.CardBaseURL, "CARD_WEBVIEW_BASE_URL": c.CardWebviewBaseURL} {
 			if err := checkUpstreamURL(u); err != nil {
-				bad(name, "%v (once one upstream URL is set, all three must be)", err)
+				bad(name, "%v (once one upstream URL is set, all must be)", err)
 			}
+		}
+		if c.PublicBaseURL == "" {
+			bad("PUBLIC_BASE_URL", "required once upstream URLs are set: the card-binding webview redirects there")
 		}
 		for name, v := range map[string]string{
 			"GOPAY_CLIENT_ID": c.GoPayClientID, "GOPAY_CLIENT_SECRET": c.GoPayClientSecret,
@@ -192,6 +204,7 @@ func (c *Config) validate() error {
 			"SNAP_PRIVATE_KEY_FILE": c.SNAPPrivateKeyFile, "SNAP_PARTNER_ID": c.SNAPPartnerID,
 			"SNAP_MERCHANT_ID": c.SNAPMerchantID, "MIDTRANS_SERVER_KEY": c.MidtransServerKey,
 			"ENCRYPTION_KEYS": c.EncryptionKeys, "BLIND_INDEX_KEY": c.BlindIndexKey, "SESSION_KEYS": c.SessionKeys,
+			"CARD_CLIENT_ID": c.CardClientID, "CARD_MERCHANT_ID": c.CardMerchantID,
 		} {
 			if v == "" {
 				bad(name, "required once upstream URLs are set (development keys and credentials are for sandbox mode only)")
@@ -200,6 +213,12 @@ func (c *Config) validate() error {
 	}
 	if !channelIDPattern.MatchString(c.SNAPChannelID) {
 		bad("SNAP_CHANNEL_ID", "must be 5 digits")
+	}
+	if c.CardClientID != "" && len(c.CardClientID) != 32 {
+		bad("CARD_CLIENT_ID", "must be exactly 32 characters (seed 003)")
+	}
+	if c.CardMerchantID != "" && len(c.CardMerchantID) != 6 {
+		bad("CARD_MERCHANT_ID", "must be exactly 6 characters (seed 003)")
 	}
 	if c.SNAPMaxAttempts < 1 || c.SNAPMaxAttempts > 10 {
 		bad("SNAP_MAX_ATTEMPTS", "must be between 1 and 10")

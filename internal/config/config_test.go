@@ -64,6 +64,8 @@ func TestValidation(t *testing.T) {
 		"ENCRYPTION_KEYS": seal.NewKeySpec("k", 32), "SESSION_KEYS": seal.NewKeySpec("k", 32),
 		"BLIND_INDEX_KEY":  seal.NewKeySpec("x", 32)[2:],
 		"INTERNAL_CLIENTS": "payments:" + HashSecret("s3cret"),
+		"CARD_BASE_URL":    "https://snap.example", "CARD_CLIENT_ID": "CARDCLIENT0123456789012345678901",
+		"CARD_MERCHANT_ID": "G12345", "CARD_WEBVIEW_BASE_URL": "https://webview.example/card", "PUBLIC_BASE_URL": "https://bff.example",
 	}
 	if _, err := Load(getenv(full)); err != nil {
 		t.Fatalf("complete upstream config rejected: %v", err)
@@ -82,6 +84,9 @@ func TestValidation(t *testing.T) {
 		{"SNAP_CHANNEL_ID", "1234", "SNAP_CHANNEL_ID"},
 		{"INTERNAL_CLIENTS", "payments:plaintext-secret", "INTERNAL_CLIENTS"},
 		{"MIDTRANS_SERVER_KEY", "", "MIDTRANS_SERVER_KEY"},
+		{"CARD_CLIENT_ID", "short", "CARD_CLIENT_ID"},
+		{"CARD_MERCHANT_ID", "G1234", "CARD_MERCHANT_ID"},
+		{"PUBLIC_BASE_URL", "", "PUBLIC_BASE_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -103,6 +108,8 @@ func TestValidation(t *testing.T) {
 		}
 		m["GOPAY_BASE_URL"] = "http://127.0.0.1:8081"
 		m["SNAP_BASE_URL"] = "http://localhost:8081"
+		m["CARD_BASE_URL"] = "http://localhost:8081"
+		m["CARD_WEBVIEW_BASE_URL"] = "http://localhost:8081/sandbox/card-webview"
 		if _, err := Load(getenv(m)); err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,8 @@ type devKeys struct {
 	MidtransServerKey string `json:"midtrans_server_key"`
 	// The internal client's secret is kept here in clear for the README walk-through; the
 	// service itself is configured with its hash only.
+	CardClientID         string `json:"card_client_id"`
+	CardMerchantID       string `json:"card_merchant_id"`
 	InternalClientID     string `json:"internal_client_id"`
 	InternalClientSecret string `json:"internal_client_secret"`
 }
@@ -59,6 +61,8 @@ func (c *Config) fillDevKeys() error {
 	fill(&c.SNAPPartnerID, keys.SNAPPartnerID)
 	fill(&c.SNAPMerchantID, keys.SNAPMerchantID)
 	fill(&c.MidtransServerKey, keys.MidtransServerKey)
+	fill(&c.CardClientID, keys.CardClientID)
+	fill(&c.CardMerchantID, keys.CardMerchantID)
 	fill(&c.SNAPPrivateKeyFile, filepath.Join(c.DevStateDir, snapKeyName))
 	if keys.InternalClientID != "" {
 		fill(&c.InternalClients, keys.InternalClientID+":"+HashSecret(keys.InternalClientSecret))
@@ -126,6 +130,8 @@ func (k *devKeys) fillMissing() bool {
 	fill(&k.SNAPPartnerID, func() string { return "BFFSANDBOX" })
 	fill(&k.SNAPMerchantID, func() string { return "G12345" })
 	fill(&k.MidtransServerKey, func() string { return "SB-Mid-server-" + randomString() })
+	fill(&k.CardClientID, func() string { return "SANDBOXPJP" + hex.EncodeToString([]byte(randomString()))[:22] })
+	fill(&k.CardMerchantID, func() string { return "G12345" })
 	fill(&k.InternalClientID, func() string { return "payments" })
 	fill(&k.InternalClientSecret, randomString)
 	return changed

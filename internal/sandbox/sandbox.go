@@ -25,6 +25,7 @@ const (
 	OpSNAPBinding      = "snap.binding"
 	OpSNAPInquiry      = "snap.inquiry"
 	OpSNAPUnbinding    = "snap.unbinding"
+	OpSNAPOAuthCode    = "snap.oauth_code"
 	OpCoreCreate       = "coreapi.create_account"
 	OpCoreStatus       = "coreapi.account_status"
 	OpCoreUnbind       = "coreapi.unbind"
@@ -38,6 +39,7 @@ type Options struct {
 	SNAPClientSecret  string
 	SNAPPublicKey     *rsa.PublicKey // verifies the B2B token request's signature
 	MidtransServerKey string
+	CardClientID      string           // X-CLIENT-KEY of Get OAuth Code (32 characters)
 	AuthCodeTTL       time.Duration    // default 5 minutes, as GoPay documents
 	Now               func() time.Time // default time.Now
 }
@@ -61,12 +63,13 @@ type Sandbox struct {
 	customers        map[string]*snapCustomer // by customer token
 	customersByPhone map[string]*snapCustomer
 	legacy           map[string]*legacyAccount // Core API accounts by id
+	oauthCodes       map[string]*oauthCode     // card registration auth codes
 }
 
 // New returns a sandbox; it panics without GoPay credentials, which it must check.
 func New(opts Options) *Sandbox {
 	if opts.GoPayClientID == "" || opts.GoPayClientSecret == "" || opts.SNAPClientKey == "" ||
-		opts.SNAPClientSecret == "" || opts.SNAPPublicKey == nil || opts.MidtransServerKey == "" {
+		opts.SNAPClientSecret == "" || opts.SNAPPublicKey == nil || opts.MidtransServerKey == "" || opts.CardClientID == "" {
 		panic("sandbox.New: every upstream's credentials are required")
 	}
 	if opts.AuthCodeTTL <= 0 {
@@ -91,6 +94,7 @@ func New(opts Options) *Sandbox {
 		customers:        map[string]*snapCustomer{},
 		customersByPhone: map[string]*snapCustomer{},
 		legacy:           map[string]*legacyAccount{},
+		oauthCodes:       map[string]*oauthCode{},
 	}
 }
 
@@ -101,6 +105,7 @@ func (s *Sandbox) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/mini-apps/bank-details", s.upstream(OpGoPayBankDetails, gopayFault, s.gopayBankDetails))
 	s.snapRoutes(mux)
 	s.coreRoutes(mux)
+	s.cardRoutes(mux)
 	mux.HandleFunc("POST /sandbox/auth-codes", s.mintAuthCode)
 	mux.HandleFunc("POST /sandbox/account-tokens", s.mintAccountToken)
 	mux.HandleFunc("PUT /sandbox/faults/{operation}", s.putFault)

@@ -19,6 +19,9 @@ type clock struct {
 	now time.Time
 }
 
+// cardClientID is the 32-character X-CLIENT-KEY of Get OAuth Code in these tests.
+const cardClientID = "CARDCLIENT0123456789012345678901"
+
 func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
@@ -30,7 +33,7 @@ func newSandbox(t *testing.T) (*Sandbox, *httptest.Server, *clock) {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
 	s := New(Options{GoPayClientID: "id", GoPayClientSecret: "secret", SNAPClientKey: "ck", SNAPClientSecret: "cs",
-		SNAPPublicKey: &testKey(t).PublicKey, MidtransServerKey: "sk", Now: clk.Now})
+		SNAPPublicKey: &testKey(t).PublicKey, MidtransServerKey: "sk", CardClientID: cardClientID, Now: clk.Now})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return s, srv, clk

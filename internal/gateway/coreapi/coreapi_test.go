@@ -21,7 +21,7 @@ func newClient(t *testing.T, serverKey string) (*Client, *sandbox.Sandbox, strin
 	pemBytes, _ := snapsig.NewPrivateKeyPEM()
 	key, _ := snapsig.ParsePrivateKey(pemBytes)
 	sb := sandbox.New(sandbox.Options{GoPayClientID: "g", GoPayClientSecret: "g", SNAPClientKey: "ck", SNAPClientSecret: "cs",
-		SNAPPublicKey: &key.PublicKey, MidtransServerKey: "SB-Mid-server-x"})
+		SNAPPublicKey: &key.PublicKey, MidtransServerKey: "SB-Mid-server-x", CardClientID: "CARDCLIENT0123456789012345678901"})
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)
 	up := upstream.New(upstream.Options{Name: "coreapi", Timeout: time.Second, MaxAttempts: 2, Metrics: metrics.New(),

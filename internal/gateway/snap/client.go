@@ -85,6 +85,7 @@ type response struct {
 	AccessTokenInfo struct {
 		AccessToken string `json:"accessToken"`
 	} `json:"accessTokenInfo"`
+	AuthCode       string `json:"authCode"` // Get OAuth Code
 	AdditionalInfo struct {
 		AccessToken    string `json:"accessToken"`
 		PaymentOptions []struct {
@@ -156,14 +157,40 @@ func parseExpiresIn(v any) (time.Duration, error) {
 	return time.Duration(secs) * time.Second, nil
 }
 
-// call makes a signed SNAP service call. A 401xx01 (B2B token invalid) drops the cached
-// token, renews it once and retries once; everything else is translated.
+// call makes a signed SNAP service call (POST, JSON body).
 func (c *Client) call(ctx context.Context, op, svc, path string, body any, customerToken, deviceID string, policy ExternalIDPolicy, opKey string) (response, error) {
 	raw, err := json.Marshal(body) // compact already: minify(raw) == raw, so we sign what we send
 	if err != nil {
 		return response{}, err
 	}
-	u, err := url.Parse(c.o.BaseURL + path)
+	return c.send(ctx, callSpec{op: op, svc: svc, method: http.MethodPost, baseURL: c.o.BaseURL, pathWithQuery: path, body: raw,
+		policy: policy, opKey: opKey, timestamp: snapsig.Timestamp,
+		headers: func(h http.Header) {
+			h.Set("Content-Type", "application/json")
+			h.Set("X-PARTNER-ID", c.o.PartnerID)
+			h.Set("X-DEVICE-ID", deviceID)
+			if customerToken != "" {
+				h.Set("Authorization-Customer", "Bearer "+customerToken)
+			}
+		}})
+}
+
+// callSpec describes one signed call.
+type callSpec struct {
+	op, svc, method        string
+	baseURL, pathWithQuery string
+	body                   []byte // nil for GET: the empty-body hash is signed
+	headers                func(http.Header)
+	timestamp              func(time.Time) string
+	policy                 ExternalIDPolicy
+	opKey                  string
+	check                  func(http.Header) error // last look at the final headers before sending
+}
+
+// send signs and sends a call. A 401xx01 (B2B token invalid) drops the cached token, renews it
+// once and retries once; everything else is translated.
+func (c *Client) send(ctx context.Context, cs callSpec) (response, error) {
+	u, err := url.Parse(cs.baseURL + cs.pathWithQuery)
 	if err != nil {
 		return response{}, err
 	}
@@ -173,34 +200,32 @@ func (c *Client) call(ctx context.Context, op, svc, path string, body any, custo
 			return response{}, err
 		}
 		h := http.Header{}
-		h.Set("Content-Type", "application/json")
 		h.Set("Authorization", "Bearer "+token)
-		h.Set("X-PARTNER-ID", c.o.PartnerID)
 		h.Set("CHANNEL-ID", c.o.ChannelID)
-		h.Set("X-DEVICE-ID", deviceID)
-		if customerToken != "" {
-			h.Set("Authorization-Customer", "Bearer "+customerToken)
-		}
-		req := upstream.Request{Operation: op, Method: http.MethodPost, URL: u.String(), Header: h, Body: raw,
+		cs.headers(h)
+		req := upstream.Request{Operation: cs.op, Method: cs.method, URL: u.String(), Header: h, Body: cs.body,
 			Prepare: func(ctx context.Context, h http.Header) error {
 				var id string
 				var err error
-				if policy == ReusePerOperation {
-					id, err = c.ids.ForOperation(ctx, opKey)
+				if cs.policy == ReusePerOperation {
+					id, err = c.ids.ForOperation(ctx, cs.opKey)
 				} else {
 					id, err = c.ids.Fresh(ctx)
 				}
 				if err != nil {
 					return domain.E(domain.KindUnavailable, domain.CodeUpstreamUnavailable, "the payment provider is unavailable; retry later", err)
 				}
-				ts := snapsig.Timestamp(c.o.Now())
-				sts, err := snapsig.SymmetricStringToSign(http.MethodPost, u.RequestURI(), token, raw, ts)
+				ts := cs.timestamp(c.o.Now())
+				sts, err := snapsig.SymmetricStringToSign(cs.method, u.RequestURI(), token, cs.body, ts)
 				if err != nil {
 					return err
 				}
 				h.Set("X-EXTERNAL-ID", id)
 				h.Set("X-TIMESTAMP", ts)
 				h.Set("X-SIGNATURE", snapsig.SignSymmetric(c.o.ClientSecret, sts))
+				if cs.check != nil {
+					return cs.check(h)
+				}
 				return nil
 			}}
 		resp, err := c.o.Upstream.Do(ctx, req)
@@ -209,16 +234,16 @@ func (c *Client) call(ctx context.Context, op, svc, path string, body any, custo
 		}
 		var r response
 		if err := json.Unmarshal(resp.Body, &r); err != nil {
-			return response{}, c.badAnswer(ctx, op, "unreadable body")
+			return response{}, c.badAnswer(ctx, cs.op, "unreadable body")
 		}
-		if r.ResponseCode == "401"+svc+"01" && try == 0 {
-			logging.From(ctx, c.o.Log).Info("SNAP B2B token refused; renewing once", zap.String("operation", op))
+		if r.ResponseCode == "401"+cs.svc+"01" && try == 0 {
+			logging.From(ctx, c.o.Log).Info("SNAP B2B token refused; renewing once", zap.String("operation", cs.op))
 			if err := c.tokens.Invalidate(ctx, token); err != nil {
 				return response{}, err
 			}
 			continue
 		}
-		return r, c.translate(ctx, op, svc, resp.Status, r)
+		return r, c.translate(ctx, cs.op, cs.svc, resp.Status, r)
 	}
 }
 

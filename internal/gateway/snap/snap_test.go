@@ -32,6 +32,9 @@ var (
 	keyPEM  []byte
 )
 
+// cardClientID is the 32-character X-CLIENT-KEY of Get OAuth Code in these tests.
+const cardClientID = "CARDCLIENT0123456789012345678901"
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	keyOnce.Do(func() {
@@ -43,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 	key, _ := snapsig.ParsePrivateKey(keyPEM)
 	f := &fixture{extIDs: map[string][]string{}}
 	f.sb = sandbox.New(sandbox.Options{GoPayClientID: "g", GoPayClientSecret: "g", SNAPClientKey: "ck", SNAPClientSecret: "cs",
-		SNAPPublicKey: &key.PublicKey, MidtransServerKey: "sk"})
+		SNAPPublicKey: &key.PublicKey, MidtransServerKey: "sk", CardClientID: cardClientID})
 	h := f.sb.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
