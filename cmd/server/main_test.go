@@ -47,7 +47,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 		defer func() { _ = conn.Close(context.Background()) }()
 		var n int
 		if err := conn.QueryRow(context.Background(),
-			`SELECT count(*) FROM information_schema.tables WHERE table_name IN ('users','bank_accounts','gopay_links','payment_options')`).Scan(&n); err != nil {
+			`SELECT count(*) FROM information_schema.tables WHERE table_name IN ('users','bank_accounts','gopay_links','payment_options','card_bindings')`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -55,7 +55,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	for _, step := range []struct {
 		dir  string
 		want int
-	}{{"up", 4}, {"down", 2}, {"up", 4}, {"up", 4}} { // down rolls back one migration
+	}{{"up", 5}, {"down", 4}, {"up", 5}, {"up", 5}} { // down rolls back one migration
 		if err := run(context.Background(), []string{"migrate", step.dir}, env, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 			t.Fatalf("migrate %s: %v", step.dir, err)
 		}

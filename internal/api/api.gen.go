@@ -61,6 +61,30 @@ func (e AccountsErrorSuccess) Valid() bool {
 	}
 }
 
+// Defines values for CardBindingStatus.
+const (
+	CardBindingStatusExpired   CardBindingStatus = "expired"
+	CardBindingStatusFailed    CardBindingStatus = "failed"
+	CardBindingStatusPending   CardBindingStatus = "pending"
+	CardBindingStatusSucceeded CardBindingStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the CardBindingStatus enum.
+func (e CardBindingStatus) Valid() bool {
+	switch e {
+	case CardBindingStatusExpired:
+		return true
+	case CardBindingStatusFailed:
+		return true
+	case CardBindingStatusPending:
+		return true
+	case CardBindingStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GoPayLinkMode.
 const (
 	Legacy GoPayLinkMode = "legacy"
@@ -181,6 +205,30 @@ func (e SessionTokenType) Valid() bool {
 	}
 }
 
+// Defines values for StartedCardBindingStatus.
+const (
+	StartedCardBindingStatusExpired   StartedCardBindingStatus = "expired"
+	StartedCardBindingStatusFailed    StartedCardBindingStatus = "failed"
+	StartedCardBindingStatusPending   StartedCardBindingStatus = "pending"
+	StartedCardBindingStatusSucceeded StartedCardBindingStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the StartedCardBindingStatus enum.
+func (e StartedCardBindingStatus) Valid() bool {
+	switch e {
+	case StartedCardBindingStatusExpired:
+		return true
+	case StartedCardBindingStatusFailed:
+		return true
+	case StartedCardBindingStatusPending:
+		return true
+	case StartedCardBindingStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccountItem defines model for AccountItem.
 type AccountItem struct {
 	Email string `json:"email"`
@@ -239,6 +287,23 @@ type BankAccount struct {
 // BankAccountList defines model for BankAccountList.
 type BankAccountList struct {
 	Data []BankAccount `json:"data"`
+}
+
+// CardBinding defines model for CardBinding.
+type CardBinding struct {
+	CompletedAt *time.Time         `json:"completed_at,omitempty"`
+	CreatedAt   time.Time          `json:"created_at"`
+	ExpiresAt   time.Time          `json:"expires_at"`
+	Id          openapi_types.UUID `json:"id"`
+	Status      CardBindingStatus  `json:"status"`
+}
+
+// CardBindingStatus defines model for CardBinding.Status.
+type CardBindingStatus string
+
+// CardBindingList defines model for CardBindingList.
+type CardBindingList struct {
+	Data []CardBinding `json:"data"`
 }
 
 // CreateSessionRequest defines model for CreateSessionRequest.
@@ -429,6 +494,39 @@ type Session struct {
 // SessionTokenType defines model for Session.TokenType.
 type SessionTokenType string
 
+// StartCardBindingRequest seed 003's seamlessData and additionalInfo; send `mobile_number` or `user_id`.
+type StartCardBindingRequest struct {
+	// AdditionalInfo additionalInfo1..3, shown on the merchant dashboard.
+	AdditionalInfo *map[string]string `json:"additional_info,omitempty"`
+	BankCode       *string            `json:"bank_code,omitempty"`
+
+	// Lang ID (default) or EN.
+	Lang         *string `json:"lang,omitempty"`
+	MobileNumber *string `json:"mobile_number,omitempty"`
+	UserId       *string `json:"user_id,omitempty"`
+}
+
+// StartedCardBinding defines model for StartedCardBinding.
+type StartedCardBinding struct {
+	CompletedAt *time.Time               `json:"completed_at,omitempty"`
+	CreatedAt   time.Time                `json:"created_at"`
+	ExpiresAt   time.Time                `json:"expires_at"`
+	Id          openapi_types.UUID       `json:"id"`
+	Status      StartedCardBindingStatus `json:"status"`
+
+	// WebviewUrl Open this; it ends on our success or failure endpoint.
+	WebviewUrl string `json:"webview_url"`
+}
+
+// StartedCardBindingStatus defines model for StartedCardBinding.Status.
+type StartedCardBindingStatus string
+
+// CardBindingId defines model for CardBindingId.
+type CardBindingId = openapi_types.UUID
+
+// CardState defines model for CardState.
+type CardState = string
+
 // DeviceId defines model for DeviceId.
 type DeviceId = string
 
@@ -489,6 +587,26 @@ type LinkBankAccountParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// StartCardBindingParams defines parameters for StartCardBinding.
+type StartCardBindingParams struct {
+	// RequestId Idempotency key, scoped to the user and the route. 8 to 64 letters, digits, `-` or `_`.
+	RequestId *RequestId `json:"Request-Id,omitempty"`
+
+	// IdempotencyKey Alias of `Request-Id`; send one of the two.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CardBindingFailedParams defines parameters for CardBindingFailed.
+type CardBindingFailedParams struct {
+	State CardState `form:"state" json:"state"`
+	Error *string   `form:"error,omitempty" json:"error,omitempty"`
+}
+
+// CardBindingSucceededParams defines parameters for CardBindingSucceeded.
+type CardBindingSucceededParams struct {
+	State CardState `form:"state" json:"state"`
+}
+
 // UnlinkGoPayParams defines parameters for UnlinkGoPay.
 type UnlinkGoPayParams struct {
 	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
@@ -538,6 +656,9 @@ type CreateInternalAccessTokenJSONRequestBody = InternalTokenRequest
 // LinkBankAccountJSONRequestBody defines body for LinkBankAccount for application/json ContentType.
 type LinkBankAccountJSONRequestBody = LinkBankAccountRequest
 
+// StartCardBindingJSONRequestBody defines body for StartCardBinding for application/json ContentType.
+type StartCardBindingJSONRequestBody = StartCardBindingRequest
+
 // LinkGoPayJSONRequestBody defines body for LinkGoPay for application/json ContentType.
 type LinkGoPayJSONRequestBody = LinkGoPayRequest
 
@@ -573,6 +694,18 @@ type ServerInterface interface {
 	// DeleteBankAccount Unlink one of the signed-in user's bank accounts.
 	// (DELETE /v1/bank-accounts/{id})
 	DeleteBankAccount(ctx echo.Context, id openapi_types.UUID) error
+	// ListCardBindings The signed-in user's card bindings, newest first.
+	// (GET /v1/card-bindings)
+	ListCardBindings(ctx echo.Context) error
+	// StartCardBinding Start a card binding; answers the webview URL to open.
+	// (POST /v1/card-bindings)
+	StartCardBinding(ctx echo.Context, params StartCardBindingParams) error
+	// CardBindingFailed The webview's failure redirect target (same rules as success).
+	// (GET /v1/card-bindings/{id}/failure)
+	CardBindingFailed(ctx echo.Context, id CardBindingId, params CardBindingFailedParams) error
+	// CardBindingSucceeded The webview's success redirect target.
+	// (GET /v1/card-bindings/{id}/success)
+	CardBindingSucceeded(ctx echo.Context, id CardBindingId, params CardBindingSucceededParams) error
 	// UnlinkGoPay Unlink GoPay (SNAP unbinding, or Core API unbind for a pending legacy account) and clear it here.
 	// (DELETE /v1/gopay-link)
 	UnlinkGoPay(ctx echo.Context, params UnlinkGoPayParams) error
@@ -751,6 +884,116 @@ func (w *ServerInterfaceWrapper) DeleteBankAccount(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DeleteBankAccount(ctx, id)
+	return err
+}
+
+// ListCardBindings converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCardBindings(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCardBindings(ctx)
+	return err
+}
+
+// StartCardBinding converts echo context to params.
+func (w *ServerInterfaceWrapper) StartCardBinding(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StartCardBindingParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Request-Id")]; found {
+		var RequestId RequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Request-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Request-Id", valueList[0], &RequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Request-Id: %s", err))
+		}
+
+		params.RequestId = &RequestId
+	}
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StartCardBinding(ctx, params)
+	return err
+}
+
+// CardBindingFailed converts echo context to params.
+func (w *ServerInterfaceWrapper) CardBindingFailed(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CardBindingId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CardBindingFailedParams
+	// ------------- Required query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "error" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error", ctx.QueryParams(), &params.Error, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CardBindingFailed(ctx, id, params)
+	return err
+}
+
+// CardBindingSucceeded converts echo context to params.
+func (w *ServerInterfaceWrapper) CardBindingSucceeded(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CardBindingId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CardBindingSucceededParams
+	// ------------- Required query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CardBindingSucceeded(ctx, id, params)
 	return err
 }
 
@@ -1002,10 +1245,21 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/gopay-link", wrapper.GetGoPayLink, options.OperationMiddlewares["getGoPayLink"]...)
 	router.POST(options.BaseURL+"/v1/gopay-link", wrapper.LinkGoPay, options.OperationMiddlewares["linkGoPay"]...)
 	router.GET(options.BaseURL+"/v1/gopay-link/payment-options", wrapper.ListGoPayPaymentOptions, options.OperationMiddlewares["listGoPayPaymentOptions"]...)
+	router.GET(options.BaseURL+"/v1/card-bindings", wrapper.ListCardBindings, options.OperationMiddlewares["listCardBindings"]...)
+	router.POST(options.BaseURL+"/v1/card-bindings", wrapper.StartCardBinding, options.OperationMiddlewares["startCardBinding"]...)
+	router.GET(options.BaseURL+"/v1/card-bindings/:id/success", wrapper.CardBindingSucceeded, options.OperationMiddlewares["cardBindingSucceeded"]...)
+	router.GET(options.BaseURL+"/v1/card-bindings/:id/failure", wrapper.CardBindingFailed, options.OperationMiddlewares["cardBindingFailed"]...)
 	router.POST(options.BaseURL+"/internal/v1/access-token", wrapper.CreateInternalAccessToken, options.OperationMiddlewares["createInternalAccessToken"]...)
 	router.GET(options.BaseURL+"/internal/v1/users/:user_id/payment-options", wrapper.GetInternalPaymentOptions, options.OperationMiddlewares["getInternalPaymentOptions"]...)
 	router.GET(options.BaseURL+"/api/v1.0/accounts", wrapper.ListAccounts, options.OperationMiddlewares["listAccounts"]...)
 
+}
+
+type BackToMiniAppResponseHeaders struct {
+	Location string
+}
+type BackToMiniAppResponse struct {
+	Headers BackToMiniAppResponseHeaders
 }
 
 type BadGatewayApplicationProblemPlusJSONResponse Problem
@@ -1754,6 +2008,436 @@ type DeleteBankAccount500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response DeleteBankAccount500ApplicationProblemPlusJSONResponse) VisitDeleteBankAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCardBindingsRequestObject struct {
+}
+
+type ListCardBindingsResponseObject interface {
+	VisitListCardBindingsResponse(w http.ResponseWriter) error
+}
+
+type ListCardBindings200JSONResponse CardBindingList
+
+func (response ListCardBindings200JSONResponse) VisitListCardBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCardBindings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCardBindings401ApplicationProblemPlusJSONResponse) VisitListCardBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCardBindings500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response ListCardBindings500ApplicationProblemPlusJSONResponse) VisitListCardBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBindingRequestObject struct {
+	Params StartCardBindingParams
+	Body   *StartCardBindingJSONRequestBody
+}
+
+type StartCardBindingResponseObject interface {
+	VisitStartCardBindingResponse(w http.ResponseWriter) error
+}
+
+type StartCardBinding201JSONResponse StartedCardBinding
+
+func (response StartCardBinding201JSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding400ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding401ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding409ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding413ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding415ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding422ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding500ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding502ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding503ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartCardBinding504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding504ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingFailedRequestObject struct {
+	Id     CardBindingId `json:"id"`
+	Params CardBindingFailedParams
+}
+
+type CardBindingFailedResponseObject interface {
+	VisitCardBindingFailedResponse(w http.ResponseWriter) error
+}
+
+type CardBindingFailed302Response = BackToMiniAppResponse
+
+func (response CardBindingFailed302Response) VisitCardBindingFailedResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type CardBindingFailed400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingFailed400ApplicationProblemPlusJSONResponse) VisitCardBindingFailedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingFailed404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingFailed404ApplicationProblemPlusJSONResponse) VisitCardBindingFailedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingFailed409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingFailed409ApplicationProblemPlusJSONResponse) VisitCardBindingFailedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingFailed422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingFailed422ApplicationProblemPlusJSONResponse) VisitCardBindingFailedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingFailed500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingFailed500ApplicationProblemPlusJSONResponse) VisitCardBindingFailedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingSucceededRequestObject struct {
+	Id     CardBindingId `json:"id"`
+	Params CardBindingSucceededParams
+}
+
+type CardBindingSucceededResponseObject interface {
+	VisitCardBindingSucceededResponse(w http.ResponseWriter) error
+}
+
+type CardBindingSucceeded302Response = BackToMiniAppResponse
+
+func (response CardBindingSucceeded302Response) VisitCardBindingSucceededResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type CardBindingSucceeded400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingSucceeded400ApplicationProblemPlusJSONResponse) VisitCardBindingSucceededResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingSucceeded404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingSucceeded404ApplicationProblemPlusJSONResponse) VisitCardBindingSucceededResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingSucceeded409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingSucceeded409ApplicationProblemPlusJSONResponse) VisitCardBindingSucceededResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingSucceeded422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingSucceeded422ApplicationProblemPlusJSONResponse) VisitCardBindingSucceededResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CardBindingSucceeded500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingSucceeded500ApplicationProblemPlusJSONResponse) VisitCardBindingSucceededResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -2540,6 +3224,18 @@ type StrictServerInterface interface {
 	// DeleteBankAccount Unlink one of the signed-in user's bank accounts.
 	// (DELETE /v1/bank-accounts/{id})
 	DeleteBankAccount(ctx context.Context, request DeleteBankAccountRequestObject) (DeleteBankAccountResponseObject, error)
+	// ListCardBindings The signed-in user's card bindings, newest first.
+	// (GET /v1/card-bindings)
+	ListCardBindings(ctx context.Context, request ListCardBindingsRequestObject) (ListCardBindingsResponseObject, error)
+	// StartCardBinding Start a card binding; answers the webview URL to open.
+	// (POST /v1/card-bindings)
+	StartCardBinding(ctx context.Context, request StartCardBindingRequestObject) (StartCardBindingResponseObject, error)
+	// CardBindingFailed The webview's failure redirect target (same rules as success).
+	// (GET /v1/card-bindings/{id}/failure)
+	CardBindingFailed(ctx context.Context, request CardBindingFailedRequestObject) (CardBindingFailedResponseObject, error)
+	// CardBindingSucceeded The webview's success redirect target.
+	// (GET /v1/card-bindings/{id}/success)
+	CardBindingSucceeded(ctx context.Context, request CardBindingSucceededRequestObject) (CardBindingSucceededResponseObject, error)
 	// UnlinkGoPay Unlink GoPay (SNAP unbinding, or Core API unbind for a pending legacy account) and clear it here.
 	// (DELETE /v1/gopay-link)
 	UnlinkGoPay(ctx context.Context, request UnlinkGoPayRequestObject) (UnlinkGoPayResponseObject, error)
@@ -2831,6 +3527,129 @@ func (sh *strictHandler) DeleteBankAccount(ctx echo.Context, id openapi_types.UU
 	return nil
 }
 
+// ListCardBindings operation middleware
+func (sh *strictHandler) ListCardBindings(ctx echo.Context) error {
+	var request ListCardBindingsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCardBindings(ctx.Request().Context(), request.(ListCardBindingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCardBindings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCardBindingsResponseObject); ok {
+		return validResponse.VisitListCardBindingsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StartCardBinding operation middleware
+func (sh *strictHandler) StartCardBinding(ctx echo.Context, params StartCardBindingParams) error {
+	var request StartCardBindingRequestObject
+
+	request.Params = params
+
+	var body StartCardBindingJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StartCardBinding(ctx.Request().Context(), request.(StartCardBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartCardBinding")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StartCardBindingResponseObject); ok {
+		return validResponse.VisitStartCardBindingResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CardBindingFailed operation middleware
+func (sh *strictHandler) CardBindingFailed(ctx echo.Context, id CardBindingId, params CardBindingFailedParams) error {
+	var request CardBindingFailedRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CardBindingFailed(ctx.Request().Context(), request.(CardBindingFailedRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CardBindingFailed")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CardBindingFailedResponseObject); ok {
+		return validResponse.VisitCardBindingFailedResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CardBindingSucceeded operation middleware
+func (sh *strictHandler) CardBindingSucceeded(ctx echo.Context, id CardBindingId, params CardBindingSucceededParams) error {
+	var request CardBindingSucceededRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CardBindingSucceeded(ctx.Request().Context(), request.(CardBindingSucceededRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CardBindingSucceeded")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CardBindingSucceededResponseObject); ok {
+		return validResponse.VisitCardBindingSucceededResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // UnlinkGoPay operation middleware
 func (sh *strictHandler) UnlinkGoPay(ctx echo.Context, params UnlinkGoPayParams) error {
 	var request UnlinkGoPayRequestObject
@@ -3007,92 +3826,109 @@ func (sh *strictHandler) CreateSession(ctx echo.Context, params CreateSessionPar
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7HxtUxu5sv9X6fL/VMX8z9gYAtkEXpGEzXKXZSkgZ/feda4tZtq2DmNpjqTBeFN891tqaZ5s2ZgkcLZO",
-	"Ja/IeCR1t/rh163WfG7FcppJgcLo1sHnVsYUm6JBRf97j7c8xpPE/p2gjhXPDJeiddC6miDEuTZyiuqF",
-	"hoRejGAk1YypBBMwEj7IczYHpuHy7Oj8hYbfO++P/3Hy7rhz8r4Lv3EzkbkBbsBMEDQqOwNoFIkGBtqw",
-	"6xT7ItOYJ1LMpzLXwBNIUPFbTGCk5JQG5hpVty9aUYtbuibIElStqCXYFFsHrd87jofOSdKKWjqe4JRZ",
-	"bqbs7hTF2ExaB6/2otaUi+K/O1ErY8agstP97x9Hnf9hnT97nTfdwUHn09//1opaZp7ZqbVRXIxb9/dR",
-	"6yTBaSYNinj+M86XpXWUcqZBjmB4gf/KUZvOSTI8JGZBCrS/WF7MTHZXMVJbomPXqDPzN4Wj1kHr/21X",
-	"e7ntftXbC6RZaj0NoW2tvQ03OI9AxzJzu1kIG5hI6D9K5ga78Nr++GoPUrRC0xEkfMyNjmDYGYJUMBwM",
-	"VzJVSePL+bmPWgp1JoVG0tm3LPnADM4Y7UMshUFh7J8sy1IeM8vpdqbkdYrTv/9TW7Y/b7j2uRvlFm0K",
-	"zum6wn9ibDABmSuIWZpaATChZ6gwAS2naCZcjGGGEDMhpAGFLIG2fV3zBIFrmHIdSzHi41xhstVt3UeW",
-	"JS+p52TJmrhyyxJdLB1JNcXkEIYjjmkyBLuLmnRBjkYoEssa/URUv5NilPL4WWk+KimecTNxnoVNEXhT",
-	"ry0/2vA0BS4gU3KsUGtoD/3gAReD4ulwK/KOjGtgqd2veV+kXNxgAu3hWGZsPvDPB+6xHSIVLe5G2sd2",
-	"uJCQSjG2NhQbfovlePvCgAv3dHjgBrAx42LL+rb7qOVV+opPUebm+TU74QlYfXXKbMVm+BQPQaFR8/XC",
-	"JmU4EdajsvQ5Kf8o8C5z9ohKSXUICRrGUw1MIbFQCzypHEMuEnT7Vuq9U+UzaX6UuUiek/ozCTqPJ6BQ",
-	"y1zFaGMrmAnXLuRZsq6kPGVqjP8ur3AtEzILeevFpvmfCCmfckP0fRQsNxOp+J/4rKL7hWvNxTgCLm5Z",
-	"yhNrjXiXcXLCqDWXAoy8QVFQect4avHG89uVVBQr6iajjVQUCfKKsMLQUmZQbWBuH0WmZIxaPzdXv2Ga",
-	"dlycgOvcFGHuGsEThMlBzTPSLlCQzM0EYpl4xm+EnImo3DSp+iLX5HDtO0PQbK5hNuHx5BCYvqEZL9//",
-	"TDbCQODMwqrKDS+6/xnToNDO2BckTAYJH41QoTCFdnvH+1HoPMukMpj8gglnVwT+/r32ZiU6rK9qVxt2",
-	"Cdz5Ke2KR3Esc2FODE4J2iuZoTLcwSScMk7eeAHNRi1Otop3bJpZ3WntvXy1v/dqf29/GfoWQC4wSzaR",
-	"ApsTvdp99Xp3983Lvd0fXu3shGbThpnckSfyaevgj5YLiYQfyz8zBzVaFvg5vNX6FELlVmxWfew8PClQ",
-	"Z+RZL0gsV63mkNd2WkuQF6E+tvEjIMTwY6ujNaFwYXCMys43tSY5DklsgV6aono/RFslrOV1dB5bY6tJ",
-	"csRSjdU011KmyMTSun7SaobIM7lOOueepaYUEmZI8bnBqX7IAuq6el8uxZRic9ImNuaCOZN4wJSqN5sK",
-	"Vajhbq8XrZfY40VErDaoDInrLRM3ns9laV0zcTNg7tdBYVWV7VywEQOFIxYyGxpbKF015p9sLEOvxwqZ",
-	"wWTAiAzrrO1flgnsWFQXGuOcQvlunpNBLb02ZfrGzlzwkU+vUS2nmZf8Dpg2qLi+0WVCmTJtYGTDoUsh",
-	"D91TysuLFNnNWDhBhbfIUkxsglnx/f/p36u9/VetjdxCJb4osA2rmGrI8YHtPuXafKWB1JVnyUAWuKKJ",
-	"QyS9I4ovHQSqpZQsSbjdGpae1ygklxEtEG0Ddalry6GqiuNUoRlOueBHWXaZ3HTHaI5yM3knE2xvUU2g",
-	"VoTZ39ldrMKs37mKjhCjhC5OubhZljqFETLSQa7SZS5+JAjhYwykOGbxHPzeR04jbXZmagUwkBkKDUaC",
-	"nxzBIuCnMT0uzKu9VsiFeT2lsFYzvUXD+OH1m17QdgsH4kOvFixrRS0ngUCEXRP8JQlTDxSOFOrJIxn+",
-	"higgauVZ8kiJh1zE1HmH0vWHRN3Y3cbCIQ39CVlqFX1RPZeZlzcPw5s1EGa5Nrm69vl6Re1zEK58Vmn9",
-	"OZtPUZhfsyJEB2wOQ7HVetyUiRgf8n+/SIHztUpHuUTYK2WOvIHTy4HLOoyEeGLTZ8qnug8qgo8GpQIW",
-	"hBcrB4Ufko8OCGiMA42xFIkOREv3A2guYpsMVDbVDfoBV03a1Gs0ZaM3DkjhrQ9gty92AukKjaGfBgqZ",
-	"z7GWbV6jGmyEWBa2uBhYyXCB/KixUwWVy0JcpwtXhZ4u2ogFk4NSi5e4csmwHnCxUkXC+kBTDoxPXAu3",
-	"8haZQvWwa2nQ1ZisQdKDHH8Z3BgrJswS7XHKrbRjhQkKw1mqH+ajNlOIVgsWahjrC8GRh4hrXJHzPSFw",
-	"VFudBPYtQFKDnlVsE1jalOFFvRMJ4B2LTTovTrKGJTQbErQfOgRR4meeEF9fCCuJ2BeaQJgFaBkbW59o",
-	"ciUwgbbAWQnLdEQnj3DNCSlsPVqaUVUlKf1IUTyoTbS7vxcYusR1mLNfeGIUExreSYVwdH5SYE3giZUm",
-	"E4B3XBvLK20j/5PAK7Q9NC25XeRvZ/f1Rgebq2J7EWjrU9Zy54VSz8pcb+Gk2NX9aEiRzM38UTCxreZu",
-	"n9tUBk1AU4JHvNWp73XefPr8Jtp5ef+3B716g76QEThssVzGyZWysKkJok/eX4SkdcvSfCH//uHN6/1e",
-	"r9ft9QLE/73f7zoudjdgwc0eVSSF2DhvFEkWS1K+6rAcHtyc5rxZl1rAEwHMIvDOhEt/Cm/DFa4lkjNU",
-	"q9c10rB0zU92ZLD+tVRLs7wX81WLNllvTFowHRbzs2PdSqc+/Hp+9N+D345OT4+vvhixPsiV/gfH2TJr",
-	"XwoVnxoihirmNCGMGE8xoUKSRjr2KwtN3r94XqCtEWFYh5bDrRqcWgM/l1d3qxZEvNDgTwXIsz2caCyK",
-	"eQmDOsaDu+gPEpbIuvjxHbzZ2/+hJMUfhS5H4nAQvqR+HJiyeMIFdhSyhB7YtyPA7rgLwwbaGAhpBiOZ",
-	"CxftlzbPrb+80E/5lEJeljLny1zlj2uQsfd+GJyQGg/C+1F1JxQnKfRyBLMJOpVwB242JrUDvAwjGLrW",
-	"lW6tf2crSEbZQhCg5Z1UClPHlYvuxFhBVJulWhbn0sPfO7W1wC1flkprp9ZhMqoywrI4frq6Ogf3woqE",
-	"gZuQYV1OpDIwoQ3S+XTK1LwoyxZaZecK0lMg+IUT+osTayVIuwqCTQnlPDzfgsH4bMSRXavSrCwPXiBL",
-	"uPDl/gX1n2Dsol0YBn8OqXKdp18FAhKOyVBBghmKhA4e28NMajNWqK0+KUw4/THlY0UqQa0mQ3kzLE4t",
-	"rRvJVZ3/0OFPkRNRB0oralm7c39vWjWKCqZDovLF4sDZl8/9HuWx3WRrktyvy1Wb869IVoMFOSIuzhU3",
-	"80sbtRyP3Cew7yjfDPT1CSheKUzyhQaXnVoLt+aqMVZooF01dQHTcHJ2dXxxdnQ6eHd6cnx2dRnBhFkH",
-	"T9ZMcZOiDtM8rgQ5MSajivBiJWHZxof1tH3o883zXy+vYLsYvX27s+3e6ri3unDkOvyKHgmBtxaeS3Wj",
-	"wfrIJm1uT5aIy5gyAtWqptFSXpWUTJkWz5gGrnVOHYfd1T2d50cXV2fHF52T99X6LOM/O9SkK5V1RP5Y",
-	"KOd//WZBU0BaDcVpiut2Z9v/qocbCOCe9mckl7l/y+IbFElnJFVnpKh9IIFrnHDv011mNOWCA8uyLljC",
-	"iv9BOcAdNbByj4pekL7Y+OiF1JLwLVwzcVMknLrqK6mKFH2xQZWiL/qCTshdZ9VwVUPEENoFDtkC33eh",
-	"VwAL1+jhpr5FNQfaDauvmdE2K3boiKXLvX2i0WZrwypnGoYLHbTDrYO+YGDhaoqG4FrZ66gwS9kcE7ie",
-	"G9d4Vf6xuwcTmSsNbWKgmtV0LvyoAzAqx+FW5OYXPsuAJHdiQRij0bDXexNVAZ1N0bWmLLajUNOHG7C7",
-	"6zqdfXxuNTUG3v74Yytq3aJy2t/qdXe6PXccg4JlvHXQetntdV+6bHRCHm6bZXz7dqfb2y60gKpuSM7O",
-	"unvaRWvMrVOuTXHiT1NUneJ/fHaW+q8c1bwy1MzlVVUPTIIjlqeGahFTdsen1r3v9Ogf1Sr8k2VQcv9p",
-	"oc13t9db04bzuPabRh9DoAfHhnSqM8lRZSztnR5FePuDa9PdewKSXONJgKa3rNRYv/jO8y3uG+wsUJkp",
-	"KcZQd8kEX8ruur3eq+ej64jcQ9EdsLgQ0bP/nJtUFMBd/2m3ATO81TQi+R+fGvHzj09W7T3UJgukrmN/",
-	"r8IvHlmHV5RgNWICvd7eiyqrsB6msBzQE5YhtLnRIGfCkeUfGildKsHGms49i47dT5bq7QmdV/650jt8",
-	"QPOTf+UJLdWfmoa2PuW36CVcE9gtWph/6PuWNez2ejCb8BSLNMPiH1C50HXeS9a0534VZiJYLHVAHq7V",
-	"olCAIxpz5WGp35q3Mpl/M8kEz1rumwDZhqX7J9yd5gnXimZGktuBu/vCjcXCwyPfJUxrHoBD+9DPe72X",
-	"Mb1Of+LQBcdh3dkMQaMBI2FOVy4KTFn3xyGKSxFs1+5WVF50/ZBGW7MdtPPy4UFlrzYN2N9klUDjaeXA",
-	"1g8u2+1XepwipVn0Me55p3a0Bk7hC1Ao1VLOo6FNNYW3Nl0Jpj/rPEvdtmz6obc/+3PY+21fCuvUKo7e",
-	"+yyUt3yBrIZhvXOGt+70B06ENYM5jLjSBtrEjYZ4wsS4qGBJAcx71yt2nYsxE5BnY8US3DrsixqU8xas",
-	"SRxS+JtRdrywAFQbJmLytgrdz5k2CtmULgV14WQExYUhu8O6bCvqi6LD5cDiQwjeD4lASLcbmqYyCwVP",
-	"DdJMUM24xoPFemdfeMadKVEl0eNVam7iCob1aqM/wqudeg8j4CNrbnSRxUyY6IvLq6PT48HVrz8fn10O",
-	"fjn6fXD04RjaO/sWm+YGNVzPwWO/rcOKunqVA9r7vZfb+7297f3e7pbDuUsRZkU7RRiMWoxbYdHqaL/p",
-	"D+vw9MFmgbDZVYtvlxcmnxSvrhDDOoern9cj9vYeHlReqqEBbx4eUF4oe7wXtAN2N2K9uDtIQ15uxHp5",
-	"e4TGbMD5wmWur0SFtQYn7yf9ltc6nJhzUNboo6qDyPnCNa55ikbxWK8Dfb/4Vx5Ud4N3ZjtLGV9Q9EUj",
-	"W0423AqL2O5c0XVKzDV4MovSuV0J8C6Tmuq34Mx6Lb6jgulacHvh3nhCq66K0gEh0PLdmlY+/ZJn/nrq",
-	"/BCGrkBcv3dTr2y7867FDSonP4RzX/imYHKBCZVYWDyhSo99VhXBXdbmWrpXbtftzvY1EzedjWoWtYqV",
-	"fsr9W+z3XuGOC5q7X+xdvxIBluXRkCPRfCww6XBBDsP32WDSLBRGIHDmjtEW/EdzVz7dR2V21BTE8Z0D",
-	"Xg75LJy2bdod5TCMA1LuciT2BRFa3vO0ANTiHlpnCm1TbUDRfYIiVvPMYLLVhaMyS9wpCnECZ31Rtn9L",
-	"5TLIAmSWrTkW5M0mKKpiXl1iwEtB0q3ebl+cSXcVnG4i00l0LlKC2TStEw/QFRNMMAkBooWWtWUY9ABY",
-	"qb4DsAGyWbx3/+lp0tgVbXjPnMg2LluEzJg3S+d0cOEvgfuNPmzqh3+RjH73G5bqHqDUVYyeGfs9Eso9",
-	"b/q8t7u7yeD69dn/dLi5MiCc0mcImppOvplVhw7Fc1/xXR0KQnF7+zNP7l10SNHgcvx+T8/XOrlArveV",
-	"ad5y6rYXqjhM5e2zm9Yj06qnQgof6QMY9U/XLOGGBmDYQC+o0NFJ/ZWtVfrgFqaQ/+hwty43D2zwR/+R",
-	"j+4zZsHffdNjVdChvzb1eefCd3oTTiv7qd1j/2mA8L2+LUKKcYpMATdlr0OhsqSbhGaDxcejxVmL771o",
-	"NCbFxMHFstHbFyD9J2CkiBFQWKElUe0DQvS4/PwBJJz22/WHLCWn1XXHb2kU3w5PVfStSIqsxL4b2l/S",
-	"0IJZYfVdo7CdhLO+s/rlDHcC5NK/6sLI2usdB43eR2vVLl0qMIi8RdUX5AusPd8gZrp5UdedYbSLSwXw",
-	"rqTGxzFvwaXzaFy5KCjmqi8Ct1oOnNWWhl4U97mB47Ojt6fH76Pmt+5mLKNfnWsiupuU9kWbwfnx2fuT",
-	"sw/1XNJnjEzD0Lsenwxzo6G64Oy/I0WnMNYTaZAChh+Or4Zbq/LJLwutX5VJPrqq/jRZZ+MW1Eb55s7z",
-	"+MfT4ltj/vjHfdZmxjgllr7wUSlOu1SJre953/e874vzPtLJkHdfAuyPPqVNNjylPYTqUsaQNH02YQYm",
-	"LKMmSF9vY8adenYDDk07aPTQeeFfAiQFbuCsQEtezt3v53N/QayUBpq0XujihK66b0Qfz4yKL0GOUjbW",
-	"EfgbWvrQ9167g7ytNWZY9CbXO5HW1dqLRuIXunaptu0+k1ee10eguRin1NawFSizexjYFw0ui5YPmpco",
-	"d0XQ6v817FKW3auqOwM9kcp0Un6LSV840Nn8YB8Y6VDYQ21DjYZu3z4UwjyNL+L8R1TQg9/4eWY8U8gz",
-	"4L/8T9TH/jXls+9g46/vM0u/WLigRuG4uq5A6c/Chzkrh1d6uE/3zhOr28I86QNOdPHiYHt7Z/eHbq/b",
-	"6+4cvO697pF9+Sk+F4Xh2kGyNVj/tFyg9qxZpaz94Nxv7UHZMnH/6f7/AgAA//8=",
+	"7F17cxs3kv8qfbytMrUZUtTLsaV/TrYVRxdFVknyJnehjwNxmiRWQ2AWwEhmXLrPfoUG5kWCFKVY2tyW",
+	"85cznAG6G92NXz8AfWkN5TSTAoXRrf0vrYwpNkWDiv7vLVPJGy4SLsbHiX3ARWu/lTEzaUUtwabY2m/x",
+	"pBW1FP4j5wqT1r5ROUYtPZzglNkvRlJNmWntt/Kc3jSzzH6ljeJi3Lq7i2iSC8MMlhP8I0c1q2bQ9OOq",
+	"Sabs8wmKsZm09l/uRq0pF8X/boVmfIc3fIiOowT1UPHMcGlnvpwgDHNt5BTVCw0JvRjBSKpbphJMwEh4",
+	"L8/YDJiGi9PDsxcafu28O/rb8dujzvG7LvzCzUTmBrgBM0HQqOwIoFEkGhhow65S7ItMY55IMZvKXANP",
+	"IEHFbzCBkZJT+jDXqLp90YqcRCbIElSVSH7tOB46x1amawoiY8agssP9z2+Hnf9mnd97ndfdwX7n03d/",
+	"Ca7McYLTTBoUw9lPOFuU1mHKmQY5gvgc/5GjNp3jJD4gZkEKtL9YXsyt7C5jpDZFx85RZ+YvCket/da/",
+	"b1Yquul+1ZtzpFlqPQ2hZa29Ddc4i0APZeZWsxA2MJHQ/yiZG+zCK/vjy11I0QpNR5DwMTc6grgTg1QQ",
+	"D+KlTFXSeDw/d1bfdSaFRjLFN2x4fSl/5oIfZllYcWVuhnKKwDUoHEqrrwdwxYbXwIXndMoFB5ZllnRH",
+	"NQ1+IofMDfRlhZXNK4il8Q1L3jODt4zUYyiFQWHsP1mWpdyNupkpeZXi9Lu/azfFeiI5c185WTS5dSao",
+	"8O84NJiAzBUMWZradWFC36LCBLScoplwMYZbhCETQhpQyBJo29c1T0hQU66HUoz4OFeYbHRbjiW/gM/J",
+	"kl1A5aYlulhqPaddwXjEMU1isMqlaRXlaITklIF+IqrfSjFK+fBZaT4sKb7lZuIcHrMK2DQ3y482PE2B",
+	"C8iUHCvUGtqx/3jAxaB4Gm9E3r9yDSy16zXri5SLa0ygHY9lxmYD/3zgHttPpKLJ3Zf2sf1cSEilGFvT",
+	"Hhp+g+X39oUBF+5pvO8+YGPGxYZ1uXdRy6v0JZ+izM3za3bCE7D66pTZis3wKR6AQqNmq4VNynAsrKNn",
+	"6XNS/lHg58zZIyol1QEkaBhPNTCFxEJtP0zlGHKRoFu3Uu+dKp9K84PMRfKc1J9K0PlwAgq1zNUQ7ZYP",
+	"ZsK124ktWZdSnjA1xn+WV7iSCZmFvPFi0/x3hJRPuSH6PgqWm4lU/Hd8VtH9zLXmYhwBFzcs5Ym1Rvyc",
+	"cXLCqDWXAoy8RlFQecN4amHQ89uVVLRX1E1GG6loJ8grwgpDS5lBtYa5fRSZkkPU+rm5+gXTtOP2CbjK",
+	"TbHNXSF4gjDZr3lGWgXaJHMzgaFMPOPXQt6KqFw0qfoi1+Rw7TsxaDbTcDvhw8kBMH1NI168+4lshIHA",
+	"W4v2Kjc87/5vmQUkdsS+IGEySPhohAqFKbTbO96PQudZJpXB5GdMOLskyPHPtTcr0bg+q50t7hLm9EPa",
+	"GQ+HQ5kLc2xwSoGUkhkqwx16wynjaQBDRTZ8sr9/ZtPM6k5rd+fl3u7Lvd29RURe4MvAKNlECmwO9HL7",
+	"5avt7dc7u9vfv9zaCo1m46rckSfyaWv/t5bbEgnWlv/MHNSg+MvhrdanULBQ4cbfXExIxEae9YLEctZq",
+	"DHllh7UEeRHqI7t/BIQYfmx1tCYULgyOUdnxptYkxyGJzdFLQ1Tvh2irhLU4j86H1thqkhyxVGM1zJWU",
+	"KTKxMK8ftBoh8kyuks6ZZ6kphYQZUnxucKrvs4C6rt6VUzGl2Iy0iY25KAOClaZUvdlUqEINt3u9aLXE",
+	"Hi4iYrVBZUhcb5i49nwuSuuKiesBc78OCquqbOecjRgoHLGQ2dC3hdJV3/ydjWXo9aFCZjAZMNNIhyTM",
+	"YMeiutA3zinckzqJWlOmr+3IBR/59ArVYmx4wT8D0wYV19e6jHNTpg2M7HboItsD95TSBUXk7kYsnKDC",
+	"G2QpJjZ4rPj+K/33cnfvZWstt1CJLwoswzKmGnK8Z7lPuDZ/0EDqyrNgIHNc0cAhkmrZs5DXsvJ7qGI8",
+	"Rpnctq6fQgEXd5BqtyB7xQTthyPGU/qHhxhr7iCl7dfYbvBzj9S/giLU1/DxikDkXzgsXMstsCTh1kZZ",
+	"elajkPaOaI5oi9hKp7OIWSpARxnEeOryRBfJdXeM5jA3k7cywfYG5axqScK9re3706V1His6QowSzDzh",
+	"4npR6oQnyFsPcpUucvEDYUmvPpDimA1n4J1A5FyTDdNNLUELMkOhwUjwgyPYUOhpfDAX5uVuK7SXeYdF",
+	"+Kbmg+c95PevXveCTrzYSbwFacGyVtRyEggYygoUKEmYeqBwpFBPHsjwV4SDUSvPkgdKPOQApm6bKP1A",
+	"SNRz3qE2cUhDf0SWWkWfV89F5uX1/V5qBZZdzJ0vz82/WpKbH4Qz81V+54zNpijMh6zAagGbwxDIsltv",
+	"ysQQ7/N/P0uBs5VKR0Fl2CtljryB08uBCz+NhOGEqTFSYN29VxE8LCgVsCC8mDko/JB8dEBAYxxoHEqR",
+	"6ABscj+A5mJoo8LKprpBP+DSiut6jaZs9NobUnjpAyD+0U4gXaIx9NNAIfPB9qLNa1SDtZDD3BIXH1Yy",
+	"nCM/aqxUQeWiEFfpwmWhp/M2YqOKQanFS+ETF0tVJKwPNOTA+AxG4VbeIFOo7nctDboagzVIupfjx8GN",
+	"sWLCLNA+TLmV9lBhgsJwlur7+aiNFKLVgoUa2H4kOPKxwgpX5HxPCBzVZieBfQ2Q1KBnGdsEltZleF7v",
+	"RAL4mQ1NOisqrXEJzWKK8WKHIMpAiifE1yNhJRH7QhMIswAtY2PrE02uBCbQFnhbwjIdUWUcrhxs3niw",
+	"NKMqXVb6kSKLVBtoe2838OkC12HOfuaJUUxoeCsVwuHZcYE1gSdWmkwAfubaWF5pGfnvBF6h7aFpye08",
+	"f1vbr9YqvC/b24uNtj5kLYkyl/NbGvTPdTK4BDB9UkT1t75VgdhWM7fObcqHJ6Ap0ife6tT3Oq8/fXkd",
+	"be3c/eVer96gL2QEDlssRsa5UhY2NUH08bvzkLRuWJrPJWK+f/1qr9frdXu9APHf9ftdx8X2Giy40aOK",
+	"pBAbZ41s2XyU79NPi9uDG9OcNROUc3gigFkEfjbhHLDCm3Cqc4HkDNXyeY00LF3xk/0ymAhdSKpa3ovx",
+	"qkmbrDcGLZgOi/nZsW6lU+8/nB3+1+CXw5OTo8tHI9Z7udJ/43i7yNpjoeJTQ8RQ6YQGBJfvoYyiRqr/",
+	"lhlH7188L9DWiBDXoWW8UYNTK+Dn4uxu1oKIFxp8eYg82/2BxryYFzCoYzy4ir6itEDW+Q9v4fXu3vcl",
+	"Kb4mvrgThzfhC+oXgykbTrjAjkKW0AP7dgTYHXchbqCNgZBmMJK5cLv9wuK5+Rcn+jGf0paXpcz5MpcC",
+	"5hrk0Hs/DA5IHShL+pHKNpWipEYvR3A7QacSrvJq96R2gJc4gtg1KXVr/WUbQTLKXpIALW+lUpg6rtzu",
+	"TowVRLVZqmXRoBD/2qnNBW76Mmdea18Ik1GlERbF8ePl5Rm4F5YEDNyEDOtiIpWBCS2QzqdTpmZFfr7Q",
+	"KjtWkJ4Cwc+1apwfWytBWlUQbEoo5/7x5gzGRyOO7Hq2dll68BxZwoWv+8yp/wSHbrcLw+AvIVWu8/RB",
+	"ICDhmAwVJJihSKgC3Y4zqc1Yobb6pDDh9I8pHytSCeo5iuV1XJSvrRvJVZ3/UBWwiImoFakVtazduX+v",
+	"mzWKCqZDovLJ4kAR9BHZfN+FsSLI/WOxanP8JcHqkoTchWHK1LLsjwuINGICvd7OC22R6zRFrd8xw8hw",
+	"q2GOxUj69tR4Kq94WsBT19Hp0xChMKkcYsDFSK5S00aA8jK6T22bxG11uzsR6Im8FSCdQ5qiGk6YMJAw",
+	"PbmSTCU+3qhP+yog2EaZskbVq1DQxFyJaq5r9h20ExyxPDUbVkBHp3OhzqtgOrsm17mpd7ajlVmjuQzp",
+	"GkCWtAeTuUobS9MPo9b+bw8p7czb2S1e3XC8DRcrPmQoaBM5AG6Aervtjpkr8FVqKy7vR+zPmeTC3O9Q",
+	"63Mu2sonajjBYa64mV1YJhyl3Kd73lJ2JtClLaB4pdjAXmhwuRy7H1ob0ThUaKBd9cIC03B8enl0fnp4",
+	"Mnh7cnx0enkRwYRZOER7H4mRMBrTfFjxNjEmo/rJfN5tcUeM60mu2Gdnzj5cXMJm8fXmzdame6vj3urC",
+	"oevXLlrLBN7YYFaqaw0WUTRpcx5sgbiMKSNQLTsCUMqrkpIpk0i3TAPXOqf+8e7yDv2zw/PL06PzzvG7",
+	"an6W8Z9cjKErB++I/KFw5f/5iw0xAtJquNmmuG62Nv2vOl5DAHe0Ps6RNSd6w4bXKJLOSKrOSFHXVQJX",
+	"OOEeAbk8QtlGDpe1pnIoP3CFOVauUdFC1xdrFypJLSkaBOvJivSMrtrxqpReX6yR0+uLvqDGIteQGi/r",
+	"I4uhXaD2DfDtanoJDHf9cW7oG1QzoNWw+poZDUz4MIeliy3RonFowoJQzjTEc+ch4o39vmBQNgvUW8QV",
+	"ZimbYQJXM+P6Vct/bO/CROZKQ5sYqEY1nXP/1T4YlWO8EbnxhY/JIcmdWBDGaDTs9l5HFfxlU3QdffNd",
+	"fNQr5z7Y3nbnVjyabTU1Bt788EMrat2gctrf6nW3uj1XvETBMt7ab+10e90dl7uZkIfbZBnfvNnq9jYL",
+	"LaAcNZKzs06bVtEac+uEa1M0StEQ1XGm38KnizKXhahaB/2WR5m7KfvMpxYMbfXoP8rs+SeLEP7u09yh",
+	"je1eb0X34sO6FhvtX4HWRQuAKSsrR5WxtLd6hIftD+50w+4TkOT69QI0vWGlxvrJt55vct+XbLfiWyXF",
+	"GOoumcB+2ZS823v5fHQdknsomqrmJyJ69p5zkYpykWvb932tHmZ4q2ns5L99auyfv32yau8DU7JAOqzh",
+	"T8n5ySPr8IqChQfruy+qGNx6mMJyQE9YhtDmRoMFwkSWf2ikdIE3G2vqEigOOhA42pxQdf/3pd7hPZof",
+	"/StPaKm+xyC09Cm/QS/hmsBu0AbFB/64h4btXg9uJzzFIignSKlyoeu8l6xpz/0yzERBpNQBebjGpEIB",
+	"DumbSx/E+aV5I5PZV5NMsDJ514TBdlu6e8LVadaDl/SAk9z2XajIjcXC8aE/XEFz7oOLjaGf93o7Q3qd",
+	"/omx2xzjurOJQaMBI2FGJ9UKTFn3xyGKSxFs1o6kVV509SeN0yD2o62d+z8qj7jQB3vrzBLo168c2OqP",
+	"y1NKSz1OEdLM+xj3vFMrRINT+AIUSrUQ82hoUwbujQ1XguHPKs9Sty0bfujNLz5wvdv0ieNOLT/vvc9c",
+	"Mtink2sY1jtn8HEoHAtrBjMYcaUNtIkbDcMJE+Mi3ysFMO9dL9lVLsZMQJ6NFUtw46AvalDOW7AmcUjh",
+	"z7na74UFoNowMSRvq9D9nGmjkE3pLGUXjkdQnLO0K6zLJry+KPrB9i0+hOCxugiEdKuhaSgzVx7QIM0E",
+	"1S3XuD9fHegLz7gzJcq7e7xKrYBcQVzPzfuCd61HJI6Aj6y50fk/M2GiLy4uD0+OBpcffjo6vRj8fPjr",
+	"4PD9EbS39iw2zQ1quJpBke44qKir5wShvdfb2dzr7W7u9bY3HM5d2GGWNB+FwWjzLH3VCPMHDtSHza6a",
+	"fLM8/v6keHWJGFY5XP28HrG3e/9H5VlE+uD1/R+U53Af7gXtB9trsV4cuaZPdtZivTx0R9+swfncGdg/",
+	"iApr7YDeT/olr/UDMuegrNFHVb+d84UrXPMUjeJDvQr0/exfuVfdDX42m1nK+JyiLxx9Xwg23Azz2O5M",
+	"0Sl0zDV4MotCk50J8HMmNeV/wZn1SnxH5YWV4PbcvfGEVl2VcAJCoOm7Na18+ilP/an+2QHErpxSP65Y",
+	"rwO56vD8ApWDH8CZLxPRZnKOCaVY2HBCmR77rCoZuajNnYRZulw3W5tXTFx31spZ1DJW+inXb/6YzBJ3",
+	"XNDcfbR3/YMIsEyPhhyJ5mOBSYcLchi+Kw2TZqIwAoG3rug85z+aq/LpLiqjo6Ygjj474OWQz1xtet1e",
+	"QodhHJByZ8qxL4jQ8ni8BaAW99A8U2ibagGKXi0UQzXLDCYbXTgso8StIhEn8LYvysMSUrkIsgCZZSOb",
+	"BXm3ExRVMq8uMeClIOkyhG5fnEp3gwZd4EB9G7lICWbTsE48UJ70CQGiuQbPRRh0D1ipbnVZA9nM36Ly",
+	"6WnC2CVNq88cyDbOqIXMmDdT51S48Hdn+IU+aOqHf5GMfvsrpuruodRljJ4Z+z0Qyj1v+Ly7vb3Ox/Vb",
+	"B/7V4ebSDeGEbm9pajr5ZlYVHYrnPuO7fCsI7dubX3hy53aHFN0tZU0X946er3RyX//etMXQbTeUcZjK",
+	"m2c3rQeGVU+FFD7SvUH1i8gWcEMDMKyhF0Omko7va1+N52rNBU+K5+ZPuy7BcwXN/0/wnJVzSfNyIGdf",
+	"WwXgDvW1u6UP3qOBD4e5mcBb1+XuG/l2ev4uOHh7eP5ucH70/vji8vzw8vjD6UYB12qnIMyEmeLUqcVx",
+	"dX0A370RARsZVEDRiH2OVBlWeUp6WHQqQZvBDZdFW6IGBru9Xr0Zj5ol9/tivlXptQ2Zt3aqC+mKviVg",
+	"BqZSG9ju2ZkWb67bjOn6ugjiQRzZt1Nk2ngL6Qt/V18Ecdk7FENtnpSJcQyudnZ0GkE81xYVwzXONCy2",
+	"NDkoSs30mmbaIhZ6vUUadcaGLtqK/wO60IEBfAd/hX+D/403XLeBF7PrurmagcKEKxyaQmyUQ6Dr7rju",
+	"i6rhZUVnTuSjRXdrnr9jzV+m59LDwj+lwZdcqRcAv/PNbf8S6HdZx95a8Hfr65LRbP0KOD//1gFZLcS1",
+	"DqsYrnAkFUJcdSjG30DoNxD6GBBKagassXFV9VxTc1sfz0+sd7LqGNrKQkCDAOimd1pLUUfNEH4ortt4",
+	"mLNp3va7hsOpbu61L4eaa9xtRktuqN0OHGtbwLU766lH/XLUx5rwU5cDnsWg7ubBlVe8F7rc9oodE4z1",
+	"EwbalAqyAEUDKzfKjYepZ+1Gp2Dx80OGgnrVyn3U4m8lbzWqCLSkG5PZNdK9nd7OXGEwpvufY8iUvPG5",
+	"uJKDK0ylGOtqv/dEdeGju9WuhiJHUo0xoRMYPslLNb7yjRflTwpht7d74AoS/gsL0XZ7r61R90VxU14B",
+	"/bjre4MPjaJh4D5ekMLDmxJNcG3xhQmgir6wsWvbI9PLj+enA+s9XFHULsHAz+/An8VM7mhBHCxN1sz7",
+	"onY3z/P5iG+m/WSmXYDbOdNeYcJUs++k/q6eZakNF0NT9vrBqrKqzBzIVXz01/x2n7Gg+w3hPDSb4goZ",
+	"bQqq88LbUsmhPEjvHvvLQcMXOm2QtxqmyJT1+0XbfqGqpJsU1we3ksP5UYsbnzUak2LiPGR5wt/30vhL",
+	"oMkBo7BCS6LaFeL0uLwAFRJO6+2OOizUWat7rr6mUXy9rFBF35J8kJXYN0P7UxpaMCFW3WwetpNw/uu0",
+	"fiuHa2Z0lczqppCV93rsNw69Wqt28KtIp8sbVH1BvsDa8zVipps3tLl2vHZxmwS8LanxKVlvwaXzaNy1",
+	"UVDMVV8ErjPZd1ZbGnrRp8YNHJ0evjk5ehc1/wjHLcvoV+eaiO4mpX3RZnB2dPru+PR9vSzqi59MQ+xd",
+	"j6/rcqOhutnO3yRPGSPriehUWPz+6DIMyE4evbX+obTQgxvEnqaA2rj+5plzRyv940nx1wZ8J6O72PqW",
+	"cUoxFknhUnHapUpsfMsefcsePbqESToZ8u4LgP3BDcfJmg3HB1DdxhGTpt9OmIEJy6jk4VtHmHENvN2A",
+	"Q9MOGt3X+vqnAEmBq1eWoCUv5+63VtM/IVZKA+eNXuii2bS6aIb+fE5U/C2YUcrGOgJ/NY8+8MeIXU/q",
+	"xgozLI7Z1g/VrGobK87EvtC1OmLb/aGMsvU8As3FOKWM0EagY8zDwL5ocFmcXqBxifKDql7pkFeFXcoO",
+	"sqqBjIGeSGU6Kb/BpC8c6Gz+yQ4w0qGw+07ANM4m+5MwwSRU/Srkf4lyWPBy5+euhXl5hgpgfjkl5V8f",
+	"j1C+gY0/v88s/WLhgho9UNXJewp/5v40T+XwSg/36c55YnVTmCddhkF3COxvbm5tf9/tdXvdrf1XvVc9",
+	"si8/xJei/FPribYGW/w9x2KC2rNmw03tB+d+aw9cHrP2oDwOcPfp7v8CAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

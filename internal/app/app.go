@@ -112,13 +112,25 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		return nil, fmt.Errorf("SNAP_PRIVATE_KEY_FILE: %w", err)
 	}
 
-	gopayURL, snapURL, midtransURL := cfg.GoPayBaseURL, cfg.SNAPBaseURL, cfg.MidtransBaseURL
+	// The API listens before the handler is built: the card-binding redirect targets need its
+	// real address when PUBLIC_BASE_URL is not set (an ephemeral port in tests).
+	if a.ln, err = new(net.ListenConfig).Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	publicBase := cfg.PublicBaseURL
+	if publicBase == "" {
+		publicBase = "http://" + a.Addr()
+	}
+	gopayURL, snapURL, midtransURL, cardURL, webviewURL := cfg.GoPayBaseURL, cfg.SNAPBaseURL, cfg.MidtransBaseURL, cfg.CardBaseURL, cfg.CardWebviewBaseURL
 	if cfg.Sandbox() {
 		sandboxURL, err := a.startSandbox(ctx, &snapKey.PublicKey)
 		if err != nil {
 			return nil, err
 		}
-		gopayURL, snapURL, midtransURL = sandboxURL, sandboxURL, sandboxURL
+		gopayURL, snapURL, midtransURL, cardURL = sandboxURL, sandboxURL, sandboxURL, sandboxURL
+		if webviewURL == "" {
+			webviewURL = sandboxURL + "/sandbox/card-webview"
+		}
 	}
 	upstreamClient := func(name string, timeout time.Duration, attempts int) *upstream.Client {
 		return upstream.New(upstream.Options{Name: name, Timeout: timeout, MaxAttempts: attempts, Metrics: a.Metrics, Log: log})
@@ -140,9 +152,13 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	links := repo.NewGoPayLinks(a.pool, ring)
 	refreshes := coalesce.New(a.rdb, cfg.RedisKeyPrefix, 30*time.Second, a.Metrics.Coalesced)
 	e, err := handler.New(handler.Deps{
-		Sessions:       service.NewSessions(gopayClient, users, signer),
-		BankAccounts:   service.NewBankAccounts(gopayClient, accounts),
-		GoPay:          service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.StaleTokensMaxAge),
+		Sessions:     service.NewSessions(gopayClient, users, signer),
+		BankAccounts: service.NewBankAccounts(gopayClient, accounts),
+		GoPay:        service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.StaleTokensMaxAge),
+		Cards: service.NewCardBindings(snapClient, repo.NewCardBindings(a.pool), service.CardBindingConfig{
+			Card:        snap.CardOptions{BaseURL: cardURL, ClientID: cfg.CardClientID, MerchantID: cfg.CardMerchantID},
+			WebviewBase: webviewURL, PublicBase: publicBase, ReturnURL: cfg.CardReturnURL, TTL: cfg.CardBindingTTL,
+		}),
 		InternalAuth:   service.NewInternalAuth(clients, internalSigner, cfg.InternalTokenTTL),
 		Signer:         signer,
 		InternalSigner: internalSigner,
@@ -166,9 +182,6 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		WriteTimeout:      cfg.HTTPWriteTimeout,
 		IdleTimeout:       cfg.HTTPIdleTimeout,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
-	}
-	if a.ln, err = new(net.ListenConfig).Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
 	return a, nil
 }
@@ -263,6 +276,9 @@ func (a *App) Serve(ctx context.Context) error {
 }
 
 func (a *App) close() {
+	if a.ln != nil {
+		_ = a.ln.Close() // already closed after Serve; needed when New fails after listening
+	}
 	if a.sandboxSrv != nil {
 		_ = a.sandboxSrv.Close()
 	} else if a.sandboxLn != nil {

@@ -46,6 +46,10 @@ const (
 	CodeLegacyAccountNotFound = "legacy_account_not_found" // Midtrans knows no such account id
 	CodeLegacyAccountInactive = "legacy_account_inactive"  // expired or disabled: link anew
 	CodeUnavailableStale      = "payment_options_unavailable"
+
+	CodeCardBindingNotFound  = "card_binding_not_found" // unknown binding, or a state that is not its own
+	CodeCardBindingCompleted = "card_binding_completed" // the state was already used
+	CodeCardBindingExpired   = "card_binding_expired"
 )
 
 // Error is the one error type that crosses layers. Message and Field are safe to show a client;

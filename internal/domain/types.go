@@ -114,3 +114,23 @@ func Amount(s string) (string, error) {
 	}
 	return whole + "." + (frac + "00")[:2], nil
 }
+
+// CardBindingStatus is where a card binding stands.
+type CardBindingStatus string
+
+const (
+	CardPending   CardBindingStatus = "pending"   // webview opened, no outcome yet
+	CardSucceeded CardBindingStatus = "succeeded" // the webview redirected to the success URL
+	CardFailed    CardBindingStatus = "failed"    // the webview redirected to the failure URL
+	CardExpired   CardBindingStatus = "expired"   // no outcome within CARD_BINDING_TTL
+)
+
+// CardBinding is a card registration the user started through the card-binding webview.
+type CardBinding struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	Status      CardBindingStatus
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	CompletedAt time.Time // zero while pending
+}

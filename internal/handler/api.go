@@ -29,6 +29,7 @@ type server struct {
 	sessions     *service.Sessions
 	accounts     *service.BankAccounts
 	gopay        *service.GoPayLinks
+	cards        *service.CardBindings
 	internalAuth *service.InternalAuth
 	checks       []ReadinessCheck
 	gatherer     prometheus.Gatherer

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/gopay-miniapp/bff/internal/cardreg"
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/gateway/coreapi"
 	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
@@ -109,6 +110,25 @@ func (unreachableLinks) Page(context.Context, int, int) ([]domain.GoPayLink, int
 	return nil, 0, errUnreachable
 }
 
+func (unreachable) GetOAuthCode(context.Context, snap.CardOptions, cardreg.Request) (string, error) {
+	return "", errUnreachable
+}
+
+type unreachableCards struct{}
+
+func (unreachableCards) Create(context.Context, domain.CardBinding, []byte) error {
+	return errUnreachable
+}
+func (unreachableCards) Get(context.Context, uuid.UUID) (domain.CardBinding, []byte, error) {
+	return domain.CardBinding{}, nil, errUnreachable
+}
+func (unreachableCards) Complete(context.Context, uuid.UUID, domain.CardBindingStatus, time.Time) (bool, error) {
+	return false, errUnreachable
+}
+func (unreachableCards) List(context.Context, uuid.UUID) ([]domain.CardBinding, error) {
+	return nil, errUnreachable
+}
+
 type unreachableCore struct{ unreachable }
 
 func (unreachableCore) Unbind(context.Context, string, string) (coreapi.Account, error) {
@@ -122,10 +142,12 @@ func newTestServer(tb testing.TB) (*echo.Echo, string) {
 	signer, _ := session.NewSigner(keys, time.Hour, session.AudienceMiniApp, nil)
 	internal, _ := session.NewSigner(keys, time.Hour, session.AudienceInternal, nil)
 	e, err := New(Deps{
-		Sessions:       service.NewSessions(fakeGoPay{}, memUsers{}, signer),
-		BankAccounts:   service.NewBankAccounts(fakeGoPay{}, &memStore{rows: map[uuid.UUID]domain.BankAccount{}}),
-		GoPay:          service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0),
-		InternalAuth:   service.NewInternalAuth(map[string]string{}, internal, time.Hour),
+		Sessions:     service.NewSessions(fakeGoPay{}, memUsers{}, signer),
+		BankAccounts: service.NewBankAccounts(fakeGoPay{}, &memStore{rows: map[uuid.UUID]domain.BankAccount{}}),
+		GoPay:        service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0),
+		InternalAuth: service.NewInternalAuth(map[string]string{}, internal, time.Hour),
+		Cards: service.NewCardBindings(unreachable{}, unreachableCards{}, service.CardBindingConfig{
+			WebviewBase: "http://webview", PublicBase: "http://bff", ReturnURL: "app://back", TTL: time.Minute}),
 		Signer:         signer,
 		InternalSigner: internal,
 		Idempotency:    idempotency.NewStore(rdb, prefix, time.Minute, time.Minute),

@@ -32,6 +32,7 @@ type Deps struct {
 	Sessions       *service.Sessions
 	BankAccounts   *service.BankAccounts
 	GoPay          *service.GoPayLinks
+	Cards          *service.CardBindings
 	InternalAuth   *service.InternalAuth
 	Signer         *session.Signer // user sessions
 	InternalSigner *session.Signer // internal access tokens
@@ -44,7 +45,7 @@ type Deps struct {
 
 // New builds the Echo server.
 func New(d Deps) (*echo.Echo, error) {
-	if d.Sessions == nil || d.BankAccounts == nil || d.GoPay == nil || d.InternalAuth == nil || d.Signer == nil ||
+	if d.Sessions == nil || d.BankAccounts == nil || d.GoPay == nil || d.Cards == nil || d.InternalAuth == nil || d.Signer == nil ||
 		d.InternalSigner == nil || d.Idempotency == nil ||
 		d.Metrics == nil || d.Log == nil || d.MaxBodyBytes <= 0 {
 		return nil, errors.New("handler.New: missing dependency")
@@ -74,7 +75,7 @@ func New(d Deps) (*echo.Echo, error) {
 		}),
 		idempotent(d.Idempotency, d.Metrics, d.Log),
 	)
-	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, gopay: d.GoPay, internalAuth: d.InternalAuth,
+	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, gopay: d.GoPay, cards: d.Cards, internalAuth: d.InternalAuth,
 		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics}
 	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
 	return e, nil
