@@ -45,7 +45,6 @@ const (
 	CodeGoPayNotLinked        = "gopay_not_linked"         // link first
 	CodeLegacyAccountNotFound = "legacy_account_not_found" // Midtrans knows no such account id
 	CodeLegacyAccountInactive = "legacy_account_inactive"  // expired or disabled: link anew
-	CodeUnavailableStale      = "payment_options_unavailable"
 
 	CodeCardBindingNotFound  = "card_binding_not_found" // unknown binding, or a state that is not its own
 	CodeCardBindingCompleted = "card_binding_completed" // the state was already used
