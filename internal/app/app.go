@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		GoPay:        service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.StaleTokensMaxAge),
 		Cards: service.NewCardBindings(snapClient, repo.NewCardBindings(a.pool), service.CardBindingConfig{
 			Card:        snap.CardOptions{BaseURL: cardURL, ClientID: cfg.CardClientID, MerchantID: cfg.CardMerchantID},
-			WebviewBase: webviewURL, PublicBase: publicBase, ReturnURL: cfg.CardReturnURL, TTL: cfg.CardBindingTTL,
+			WebviewBase: webviewURL, RedirectURLs: handler.CardRedirectURLs(publicBase), ReturnURL: cfg.CardReturnURL, TTL: cfg.CardBindingTTL,
 		}),
 		InternalAuth:   service.NewInternalAuth(clients, internalSigner, cfg.InternalTokenTTL),
 		Signer:         signer,

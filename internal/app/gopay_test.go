@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/gopay-miniapp/bff/internal/config"
 	"github.com/gopay-miniapp/bff/internal/sandbox"
 )
 
@@ -480,5 +481,47 @@ func TestInternalAuthAndAccountsListing(t *testing.T) {
 				t.Fatalf("want seed 004's error shape with %d: %d %s", tt.status, tt.r.status, tt.r.body)
 			}
 		})
+	}
+}
+
+// Idempotency keys are scoped to whoever authenticated: two internal clients sending the same
+// Request-Id with the same body must each get their own token, never the other's replayed.
+func TestIdempotencyKeyScopedToInternalClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := start(t, e.with("INTERNAL_CLIENTS", e["INTERNAL_CLIENTS"]+",orders:"+config.HashSecret("orders-secret")))
+	token := func(client, secret string) (string, string) {
+		req, _ := http.NewRequest("POST", in.base+"/internal/v1/access-token", strings.NewReader(`{"grant_type":"client_credentials"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Request-Id", "same-key-for-both")
+		req.SetBasicAuth(client, secret)
+		resp, err := in.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&tok)
+		parts := strings.Split(tok.AccessToken, ".")
+		if resp.StatusCode != 200 || len(parts) != 3 {
+			t.Fatalf("%s: %d", client, resp.StatusCode)
+		}
+		claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var c struct {
+			Sub string `json:"sub"`
+		}
+		_ = json.Unmarshal(claims, &c)
+		return c.Sub, resp.Header.Get("Idempotent-Replayed")
+	}
+	if sub, _ := token("payments", internalSecret); sub != "payments" {
+		t.Fatalf("payments got a token for %q", sub)
+	}
+	if sub, replayed := token("orders", "orders-secret"); sub != "orders" || replayed != "" {
+		t.Fatalf("orders was replayed %q's token (Idempotent-Replayed %q)", sub, replayed)
+	}
+	if sub, replayed := token("payments", internalSecret); sub != "payments" || replayed != "true" {
+		t.Fatalf("payments' own retry: sub %q replayed %q", sub, replayed)
 	}
 }

@@ -2,11 +2,23 @@ package handler
 
 import (
 	"context"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/gopay-miniapp/bff/internal/api"
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/service"
 )
+
+// CardRedirectURLs builds the webview's redirect targets for a binding: this service's
+// /v1/card-bindings/{id}/success and /failure under its public base URL.
+func CardRedirectURLs(publicBase string) func(uuid.UUID) (string, string) {
+	base := strings.TrimRight(publicBase, "/") + "/v1/card-bindings/"
+	return func(id uuid.UUID) (string, string) {
+		return base + id.String() + "/success", base + id.String() + "/failure"
+	}
+}
 
 func (s *server) StartCardBinding(ctx context.Context, req api.StartCardBindingRequestObject) (api.StartCardBindingResponseObject, error) {
 	user, err := sessionUser(ctx)

@@ -147,7 +147,7 @@ func newTestServer(tb testing.TB) (*echo.Echo, string) {
 		GoPay:        service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0),
 		InternalAuth: service.NewInternalAuth(map[string]string{}, internal, time.Hour),
 		Cards: service.NewCardBindings(unreachable{}, unreachableCards{}, service.CardBindingConfig{
-			WebviewBase: "http://webview", PublicBase: "http://bff", ReturnURL: "app://back", TTL: time.Minute}),
+			WebviewBase: "http://webview", RedirectURLs: CardRedirectURLs("http://bff"), ReturnURL: "app://back", TTL: time.Minute}),
 		Signer:         signer,
 		InternalSigner: internal,
 		Idempotency:    idempotency.NewStore(rdb, prefix, time.Minute, time.Minute),

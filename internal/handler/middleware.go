@@ -177,11 +177,7 @@ func idempotent(store *idempotency.Store, m *metrics.Metrics, log *zap.Logger) e
 			if err != nil {
 				return err
 			}
-			scope := "anon"
-			if u, ok := userFrom(req.Context()); ok {
-				scope = u.String()
-			}
-			scope += ":" + req.Method + " " + c.Path()
+			scope := principal(req.Context()) + ":" + req.Method + " " + c.Path()
 			if key == "" {
 				c.SetRequest(req.WithContext(idempotency.WithUpstreamRequestID(req.Context(), uuid.NewString())))
 				return next(c)
@@ -240,6 +236,20 @@ func idempotent(store *idempotency.Store, m *metrics.Metrics, log *zap.Logger) e
 			return nil
 		}
 	}
+}
+
+// principal names who authenticated the request, so idempotency keys are scoped to them: a
+// key reused by someone else is a different operation and never replays another's answer
+// (or another client's access token). Unauthenticated routes share the "anon" scope; their
+// bodies (an auth code) are already secret to the caller.
+func principal(ctx context.Context) string {
+	if u, ok := userFrom(ctx); ok {
+		return "user:" + u.String()
+	}
+	if client, ok := internalClientFrom(ctx); ok {
+		return "client:" + client
+	}
+	return "anon"
 }
 
 // idempotencyKey reads Request-Id or its alias Idempotency-Key; both may be sent only if equal.

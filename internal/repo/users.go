@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -70,14 +69,4 @@ func (r *Users) AuthToken(ctx context.Context, userID uuid.UUID) (token string, 
 		return "", fmt.Errorf("user %s: %w", userID, err)
 	}
 	return string(plain), nil
-}
-
-// Exists reports whether the user is still known (a session may outlive its user row).
-func (r *Users) Exists(ctx context.Context, userID uuid.UUID) (bool, error) {
-	var t time.Time
-	err := r.pool.QueryRow(ctx, `SELECT created_at FROM users WHERE id = $1`, userID).Scan(&t)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
 }

@@ -34,10 +34,12 @@ type CardBindingStore interface {
 // CardBindingConfig is where the round trip goes.
 type CardBindingConfig struct {
 	Card        snap.CardOptions
-	WebviewBase string        // the auth code is appended as authCode
-	PublicBase  string        // this service, for the webview's redirect targets
-	ReturnURL   string        // back into the mini app
-	TTL         time.Duration // how long a binding can complete
+	WebviewBase string // the auth code is appended as authCode
+	// RedirectURLs are the webview's success and failure targets for a binding: endpoints of the
+	// HTTP layer, which builds them.
+	RedirectURLs func(id uuid.UUID) (success, failure string)
+	ReturnURL    string        // back into the mini app
+	TTL          time.Duration // how long a binding can complete
 }
 
 // CardBindings runs the card-registration round trip: start (Get OAuth Code, webview URL),
@@ -51,7 +53,7 @@ type CardBindings struct {
 }
 
 func NewCardBindings(o OAuthCoder, s CardBindingStore, cfg CardBindingConfig) *CardBindings {
-	if o == nil || s == nil || cfg.WebviewBase == "" || cfg.PublicBase == "" || cfg.ReturnURL == "" || cfg.TTL <= 0 {
+	if o == nil || s == nil || cfg.WebviewBase == "" || cfg.RedirectURLs == nil || cfg.ReturnURL == "" || cfg.TTL <= 0 {
 		panic("service.NewCardBindings: missing dependency")
 	}
 	return &CardBindings{oauth: o, store: s, cfg: cfg, now: time.Now}
@@ -88,8 +90,8 @@ func (c *CardBindings) Start(ctx context.Context, userID uuid.UUID, in StartCard
 	if err != nil {
 		return out, err
 	}
-	base := strings.TrimRight(c.cfg.PublicBase, "/") + "/v1/card-bindings/" + id.String()
-	req := cardreg.Request{RedirectURL: base + "/success", FailureRedirectURL: base + "/failure", State: state,
+	success, failure := c.cfg.RedirectURLs(id)
+	req := cardreg.Request{RedirectURL: success, FailureRedirectURL: failure, State: state,
 		MerchantID: c.cfg.Card.MerchantID, Lang: in.Lang, AdditionalInfo: in.AdditionalInfo,
 		Seamless: cardreg.Seamless{MobileNumber: in.MobileNumber, UserID: in.UserID, BankCode: in.BankCode}}
 	if v := req.Validate(); v != nil {

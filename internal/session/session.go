@@ -26,7 +26,6 @@ const (
 
 // Signer issues and verifies session tokens.
 type Signer struct {
-	keys     []seal.Key
 	byID     map[string][]byte
 	ttl      time.Duration
 	now      func() time.Time
@@ -43,7 +42,7 @@ func NewSigner(keys []seal.Key, ttl time.Duration, audience string, now func() t
 	if now == nil {
 		now = time.Now
 	}
-	s := &Signer{keys: keys, byID: map[string][]byte{}, ttl: ttl, now: now, primary: keys[0], audience: audience}
+	s := &Signer{byID: map[string][]byte{}, ttl: ttl, now: now, primary: keys[0], audience: audience}
 	for _, k := range keys {
 		s.byID[k.ID] = k.Secret
 	}

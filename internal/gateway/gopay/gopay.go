@@ -131,7 +131,7 @@ func (c *Client) BankDetails(ctx context.Context, accountToken, requestID string
 }
 
 // call POSTs and decodes a successful envelope's data into out. Its errors: notFound for GoPay's
-// "not found" answers (code 900, a 404, or a 400 to an auth code), KindUpstream when GoPay
+// "not found" answers (code 900, or a 400 to an auth code), KindUpstream when GoPay
 // refuses our credentials or our request, and the upstream package's Unavailable/Timeout.
 func (c *Client) call(ctx context.Context, op, u, requestID string, body []byte, out any, notFound *domain.Error) error {
 	h := http.Header{}
@@ -161,7 +161,9 @@ func (c *Client) call(ctx context.Context, op, u, requestID string, body []byte,
 		if decodeErr == nil && env.Error != nil {
 			code = string(env.Error.Code)
 		}
-		if code == CodeTokenNotFound || resp.Status == http.StatusNotFound || (op == "auth_token" && resp.Status == http.StatusBadRequest) {
+		// Only GoPay's own code says "not found": a bare 404 is more likely a wrong GOPAY_BASE_URL,
+		// which must reach the operator, not be blamed on the user's token.
+		if code == CodeTokenNotFound || (op == "auth_token" && resp.Status == http.StatusBadRequest) {
 			e := *notFound
 			e.Err = fmt.Errorf("gopay %s: status %d code %q", op, resp.Status, code)
 			return &e

@@ -37,6 +37,7 @@ func TestBankDetailsErrorMapping(t *testing.T) {
 		{"OK", 200, `{"success":true,"data":{"bank_code":"jago","bank_account_name":"Rafa refa","bank_account_number":"11223344456"}}`, -1, ""},
 		{"TokenNotFoundNumber", 404, `{"success":false,"error":{"code":900,"description":"Token Not Found"}}`, domain.KindUnprocessable, domain.CodeAccountTokenInvalid},
 		{"TokenNotFoundString", 400, `{"success":false,"error":{"code":"900","description":"Token Not Found"}}`, domain.KindUnprocessable, domain.CodeAccountTokenInvalid},
+		{"BareNotFound", 404, `<html>404 page not found</html>`, domain.KindUpstream, domain.CodeUpstreamRejected},
 		{"BadCredentials", 401, `{"success":false,"error":{"code":"401","description":"Unauthorized"}}`, domain.KindUpstream, domain.CodeUpstreamRejected},
 		{"OtherClientError", 400, `{"success":false,"error":{"code":"400","description":"bad"}}`, domain.KindUpstream, domain.CodeUpstreamRejected},
 		{"ServerError", 500, `{}`, domain.KindUnavailable, domain.CodeUpstreamUnavailable},

@@ -65,7 +65,7 @@ func (c *tokenCache) shared(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if got {
-			defer func() { _ = releaseLock.Run(context.WithoutCancel(ctx), c.rdb, []string{c.lock}, owner).Err() }()
+			defer func() { _ = deleteIfEqual.Run(context.WithoutCancel(ctx), c.rdb, []string{c.lock}, owner).Err() }()
 			if t, ok := c.read(ctx); ok { // renewed between our read and our lock
 				return t, nil
 			}
@@ -137,7 +137,6 @@ func (c *tokenCache) Invalidate(ctx context.Context, token string) error {
 	return nil
 }
 
-var (
-	releaseLock   = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
-	deleteIfEqual = releaseLock
-)
+// deleteIfEqual deletes a key only while it holds the given value: releases our lock, or drops
+// the token we were refused, but never a newer one.
+var deleteIfEqual = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
