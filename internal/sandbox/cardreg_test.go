@@ -94,15 +94,17 @@ func TestGetOAuthCodeRules(t *testing.T) {
 		})
 	}
 	t.Run("WebviewRedirectsWithState", func(t *testing.T) {
-		n++
 		req := cardregtest.ValidRequest()
-		_, m := c.oauth(req, uniqueHeaders(n))
 		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		for outcome, want := range map[string]string{"success": req.RedirectURL, "failure": req.FailureRedirectURL} {
-			if outcome == "failure" {
-				n++
-				_, m = c.oauth(req, uniqueHeaders(n))
-			}
+		// A slice, not a map: the order is fixed, and each outcome opens the webview with an auth
+		// code of its own (the webview is single-use, so sharing one made the second step fail
+		// whenever map iteration put "failure" first).
+		for _, tc := range []struct{ outcome, want string }{
+			{"success", req.RedirectURL}, {"failure", req.FailureRedirectURL},
+		} {
+			outcome, want := tc.outcome, tc.want
+			n++
+			_, m := c.oauth(req, uniqueHeaders(n))
 			resp, err := noFollow.Get(c.srv.URL + "/sandbox/card-webview?authCode=" + url.QueryEscape(m["authCode"].(string)) + "&outcome=" + outcome)
 			if err != nil {
 				t.Fatal(err)
