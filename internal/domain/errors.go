@@ -26,18 +26,20 @@ const (
 // Stable machine-readable codes sent to clients in problem responses. Never rename one: the
 // frontend branches on them.
 const (
-	CodeInternal            = "internal_error"
-	CodeInvalidRequest      = "invalid_request"
-	CodeUnauthenticated     = "unauthenticated"
-	CodeNotFound            = "not_found"
-	CodeAuthCodeInvalid     = "auth_code_invalid"
-	CodeAccountTokenInvalid = "account_token_not_found"
-	CodeRequestInProgress   = "request_in_progress"
-	CodeIdempotencyMismatch = "idempotency_key_reused"
-	CodeUpstreamRejected    = "upstream_rejected"
-	CodeUpstreamUnavailable = "upstream_unavailable"
-	CodeUpstreamTimeout     = "upstream_timeout"
-	CodeStoreUnavailable    = "idempotency_store_unavailable"
+	CodeInternal                    = "internal_error"
+	CodeInvalidRequest              = "invalid_request"
+	CodeUnauthenticated             = "unauthenticated"
+	CodeNotFound                    = "not_found"
+	CodeAuthCodeInvalid             = "auth_code_invalid"
+	CodeAccountTokenInvalid         = "account_token_not_found"
+	CodeRequestInProgress           = "request_in_progress"
+	CodeIdempotencyMismatch         = "idempotency_key_reused"
+	CodeUpstreamRejected            = "upstream_rejected"
+	CodeUpstreamUnavailable         = "upstream_unavailable"
+	CodeUpstreamTimeout             = "upstream_timeout"
+	CodeIdempotencyStoreUnavailable = "idempotency_store_unavailable" // Redis: cannot guarantee idempotency
+	CodeStoreUnavailable            = "store_unavailable"             // PostgreSQL or Redis unreachable: retry after Retry-After
+	CodeRateLimited                 = "rate_limited"                  // too many requests: retry after Retry-After
 
 	CodeGoPayLinkInactive     = "gopay_link_inactive"      // GoPay ended the linking: link again
 	CodeGoPayAuthCodeInvalid  = "gopay_auth_code_invalid"  // the linking page's auth code is unknown or used

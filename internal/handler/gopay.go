@@ -12,7 +12,6 @@ import (
 
 	"github.com/gopay-miniapp/bff/internal/api"
 	"github.com/gopay-miniapp/bff/internal/domain"
-	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/service"
 )
 
@@ -62,7 +61,7 @@ func (s *server) UnlinkGoPay(ctx context.Context, req api.UnlinkGoPayRequestObje
 	if err != nil {
 		return nil, err
 	}
-	if err := s.gopay.Unlink(ctx, user, deviceID(req.Params.XDeviceId, user), idempotency.UpstreamRequestIDFrom(ctx)); err != nil {
+	if err := s.gopay.Unlink(ctx, user, deviceID(req.Params.XDeviceId, user)); err != nil {
 		return nil, err
 	}
 	return api.UnlinkGoPay204Response{}, nil

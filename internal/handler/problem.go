@@ -120,7 +120,8 @@ func toProblem(err error) (*domain.Error, int) {
 	case http.StatusRequestEntityTooLarge:
 		return &domain.Error{Kind: domain.KindInvalid, Code: codeTooLarge, Message: "request body too large"}, he.Code
 	case http.StatusUnsupportedMediaType:
-		return &domain.Error{Kind: domain.KindInvalid, Code: codeUnsupportedMedia, Message: "send application/json"}, he.Code
+		return &domain.Error{Kind: domain.KindInvalid, Code: codeUnsupportedMedia, Message: "send application/json (UTF-8)",
+			Field: "header.Content-Type"}, he.Code
 	case http.StatusNotAcceptable:
 		return &domain.Error{Kind: domain.KindInvalid, Code: codeNotAcceptable, Message: "Accept must be application/json"}, he.Code
 	case http.StatusUnauthorized:

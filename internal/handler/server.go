@@ -5,7 +5,6 @@ package handler
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -63,13 +62,13 @@ func New(d Deps) (*echo.Echo, error) {
 		requestContext(d.Log),
 		observe(d.Metrics, d.Log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: logPanic(d.Log)}),
-		middleware.BodyLimit(strconv.FormatInt(d.MaxBodyBytes, 10)+"B"),
+		noStore,
+		readBody(d.MaxBodyBytes),
 		acceptJSON,
 		oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
-			Options: openapi3filter.Options{
-				AuthenticationFunc: (&authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth, metrics: d.Metrics}).check,
-				MultiError:         false,
-			},
+			Options: validatorOptions(&authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth, metrics: d.Metrics}),
+			// A wrong method on a known path is Echo's 405 with Allow, not the validator's 404.
+			Skipper:               func(c echo.Context) bool { return c.Get(echo.ContextKeyHeaderAllow) != nil },
 			ErrorHandler:          func(_ echo.Context, err *echo.HTTPError) error { return err },
 			SilenceServersWarning: true,
 		}),
@@ -79,6 +78,29 @@ func New(d Deps) (*echo.Echo, error) {
 		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics}
 	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
 	return e, nil
+}
+
+// validatorOptions configures request validation: authentication by the contract's security
+// schemes, the validated value handed to the handler as is (no second, case-insensitive decode),
+// and schema errors that never render the offending value (doing so cost memory quadratic in
+// nesting depth).
+func validatorOptions(a *authenticator) openapi3filter.Options {
+	o := openapi3filter.Options{
+		AuthenticationFunc:      a.check,
+		KeepValidatedValue:      true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
+	}
+	o.WithCustomSchemaErrorFunc(func(se *openapi3.SchemaError) string { return se.Reason })
+	return o
+}
+
+// noStore keeps every answer out of shared and browser caches: they carry session and access
+// tokens, bank details and payment-option tokens, and none is the same for two callers.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		return next(c)
+	}
 }
 
 func logPanic(log *zap.Logger) middleware.LogErrorFunc {

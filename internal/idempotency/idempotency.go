@@ -5,8 +5,10 @@
 package idempotency
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -153,10 +155,39 @@ func (c *Claim) swap(ctx context.Context, value string, ttl time.Duration) error
 // namespace makes upstream request ids derived here distinct from any other UUIDv5.
 var namespace = uuid.MustParse("5b0f4a3e-9d43-4e8e-9a55-6c2b1f0f3d21")
 
-// UpstreamRequestID derives the id sent upstream from the client's key, so the client's retry
-// reuses it upstream and the upstream's own idempotency sees one operation.
-func UpstreamRequestID(scope, key string) string {
-	return uuid.NewSHA1(namespace, []byte(scope+"\x00"+key)).String()
+// Fingerprint is what makes a request the request it is: its method, route and body. The body
+// is compacted first (it has passed jsonguard), so whitespace a client's retry may change does
+// not make it another request; member order and values do.
+func Fingerprint(method, route string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(method + " " + route + "\n"))
+	var compact bytes.Buffer
+	if json.Compact(&compact, body) == nil {
+		h.Write(compact.Bytes())
+	} else {
+		h.Write(body)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// UpstreamRequestID derives the idempotency id sent upstream (GoPay's Request-Id) from the
+// request itself: scope (the principal and the route), the client's key ("" when it sent none)
+// and the body's fingerprint. The rule, for every route that sends one:
+//   - two requests share an upstream id only if they agree on all three, so an id is never
+//     shared by two different requests: a new body is a new upstream operation, and two users
+//     (or two auth codes on the unauthenticated route, whose principal is its body) never meet,
+//     whatever Redis has forgotten;
+//   - the same request sent again (a retry, with or without a key) is the same upstream
+//     operation, which the upstream replays instead of refusing a used token.
+func UpstreamRequestID(scope, key, fingerprint string) string {
+	return uuid.NewSHA1(namespace, []byte(scope+"\x00"+key+"\x00"+fingerprint)).String()
+}
+
+// ResourceRequestID derives the upstream id of an operation on a resource that is the same
+// operation however often it is asked for (unbinding one account): the user, the operation
+// and the resource's id. No client key or body enters it.
+func ResourceRequestID(userID, operation, resourceID string) string {
+	return uuid.NewSHA1(namespace, []byte("resource\x00"+userID+"\x00"+operation+"\x00"+resourceID)).String()
 }
 
 type ctxKey struct{}
@@ -166,8 +197,8 @@ func WithUpstreamRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
-// UpstreamRequestIDFrom returns the id stored by WithUpstreamRequestID, or a fresh random one:
-// without a client key a request is not idempotent, but its own retries still share an id.
+// UpstreamRequestIDFrom returns the id stored by WithUpstreamRequestID, or a fresh random one
+// for a request that never passed the middleware (its own retries still share that id).
 func UpstreamRequestIDFrom(ctx context.Context) string {
 	if id, ok := ctx.Value(ctxKey{}).(string); ok {
 		return id

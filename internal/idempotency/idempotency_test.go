@@ -113,16 +113,37 @@ func TestValidKey(t *testing.T) {
 	}
 }
 
-func TestUpstreamRequestIDIsStableAndScoped(t *testing.T) {
-	a := UpstreamRequestID("u1:POST /x", "k")
-	if a != UpstreamRequestID("u1:POST /x", "k") {
+func TestUpstreamRequestIDIsTheRequestsOwn(t *testing.T) {
+	fp := Fingerprint("POST", "/v1/x", []byte(`{"account_token":"t1"}`))
+	a := UpstreamRequestID("user:u1:POST /v1/x", "key-0001", fp)
+	if a != UpstreamRequestID("user:u1:POST /v1/x", "key-0001", fp) {
 		t.Fatal("not deterministic: a client retry would get a new upstream id")
 	}
-	if a == UpstreamRequestID("u2:POST /x", "k") || a == UpstreamRequestID("u1:POST /x", "k2") {
-		t.Fatal("not scoped")
+	if fp != Fingerprint("POST", "/v1/x", []byte("{ \"account_token\" :\n \"t1\" }")) {
+		t.Fatal("whitespace changed the fingerprint")
+	}
+	other := Fingerprint("POST", "/v1/x", []byte(`{"account_token":"t2"}`))
+	for name, b := range map[string]string{
+		"another user":  UpstreamRequestID("user:u2:POST /v1/x", "key-0001", fp),
+		"another key":   UpstreamRequestID("user:u1:POST /v1/x", "key-0002", fp),
+		"no key":        UpstreamRequestID("user:u1:POST /v1/x", "", fp),
+		"another body":  UpstreamRequestID("user:u1:POST /v1/x", "key-0001", other),
+		"another route": UpstreamRequestID("user:u1:POST /v1/y", "key-0001", fp),
+	} {
+		if a == b {
+			t.Errorf("%s shares the upstream id", name)
+		}
+	}
+	// Without a key the id still derives from the request: the same body is the same operation.
+	if UpstreamRequestID("user:u1:POST /v1/x", "", fp) != UpstreamRequestID("user:u1:POST /v1/x", "", fp) {
+		t.Fatal("a keyless retry must reuse its upstream id")
+	}
+	if ResourceRequestID("u1", "unbind", "acc-1") == ResourceRequestID("u1", "unbind", "acc-2") ||
+		ResourceRequestID("u1", "unbind", "acc-1") != ResourceRequestID("u1", "unbind", "acc-1") {
+		t.Fatal("resource ids")
 	}
 	if x, y := UpstreamRequestIDFrom(context.Background()), UpstreamRequestIDFrom(context.Background()); x == y {
-		t.Fatal("without a key each request needs its own id")
+		t.Fatal("outside the middleware each request needs its own id")
 	}
 	if got := UpstreamRequestIDFrom(WithUpstreamRequestID(context.Background(), a)); got != a {
 		t.Fatal("context round trip")

@@ -13,6 +13,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/gateway/coreapi"
 	"github.com/gopay-miniapp/bff/internal/gateway/snap"
+	"github.com/gopay-miniapp/bff/internal/idempotency"
 )
 
 // SNAP is the part of the BI-SNAP API the GoPay flows use.
@@ -177,7 +178,9 @@ func (g *GoPayLinks) Status(ctx context.Context, userID uuid.UUID, deviceID stri
 
 // Unlink ends the link at GoPay (SNAP unbinding for a bound account, Core API unbind for a
 // legacy account still pending) and clears it here. A link GoPay already ended is cleared too.
-func (g *GoPayLinks) Unlink(ctx context.Context, userID uuid.UUID, deviceID, requestID string) (err error) {
+// The Core API unbind's Idempotency-Key is derived from the user and the account: unbinding one
+// account is one operation however often it is asked for, and another account is another.
+func (g *GoPayLinks) Unlink(ctx context.Context, userID uuid.UUID, deviceID string) (err error) {
 	defer domain.Wrap(&err, "GoPayLinks.Unlink")
 	l, err := g.links.Get(ctx, userID)
 	if err != nil {
@@ -189,7 +192,8 @@ func (g *GoPayLinks) Unlink(ctx context.Context, userID uuid.UUID, deviceID, req
 			return err
 		}
 	case l.Status == domain.LinkPending:
-		if _, err := g.core.Unbind(ctx, l.LegacyAccountID, requestID); err != nil {
+		key := idempotency.ResourceRequestID(userID.String(), "coreapi.unbind", l.LegacyAccountID)
+		if _, err := g.core.Unbind(ctx, l.LegacyAccountID, key); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,96 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	oapimw "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/gopay-miniapp/bff/internal/domain"
+	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/service"
+	"github.com/gopay-miniapp/bff/internal/session"
+)
+
+type userKey struct{}
+
+func userFrom(ctx context.Context) (uuid.UUID, bool) {
+	u, ok := ctx.Value(userKey{}).(uuid.UUID)
+	return u, ok
+}
+
+type clientKey struct{}
+
+// internalClientFrom returns the internal client an internal request authenticated as.
+func internalClientFrom(ctx context.Context) (string, bool) {
+	c, ok := ctx.Value(clientKey{}).(string)
+	return c, ok
+}
+
+// authenticator checks the contract's security schemes. It is the OpenAPI validator's
+// AuthenticationFunc: the contract, not a route list, decides which endpoints need what.
+type authenticator struct {
+	sessions *session.Signer       // audience miniapp
+	internal *session.Signer       // audience internal
+	clients  *service.InternalAuth // client credentials
+	metrics  *metrics.Metrics
+}
+
+func (a *authenticator) check(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
+	unauthenticated := func(msg string) error {
+		return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: domain.Unauthenticated(msg)}
+	}
+	c := oapimw.GetEchoContext(ctx)
+	if c == nil {
+		return errors.New("no echo context in validator")
+	}
+	req := in.RequestValidationInput.Request
+	bearer, hasBearer := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	with := func(k, v any) { c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), k, v))) }
+
+	switch in.SecuritySchemeName {
+	case "session":
+		if !hasBearer || bearer == "" {
+			return unauthenticated("send Authorization: Bearer <session_token> from POST /v1/sessions")
+		}
+		userID, err := a.sessions.VerifyUser(bearer)
+		if err != nil {
+			return unauthenticated("the session token is invalid or expired; open a new session")
+		}
+		with(userKey{}, userID)
+	case "internalClient":
+		id, secret, ok := req.BasicAuth()
+		if !ok {
+			return unauthenticated("send the client id and secret with HTTP Basic auth")
+		}
+		if err := a.clients.Check(id, secret); err != nil {
+			a.metrics.TokenRequests.WithLabelValues("refused").Inc()
+			return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: err}
+		}
+		with(clientKey{}, id)
+	case "internalToken":
+		if !hasBearer || bearer == "" {
+			return unauthenticated("send Authorization: Bearer <access_token> from POST /internal/v1/access-token")
+		}
+		client, err := a.internal.Verify(bearer)
+		if err != nil {
+			return unauthenticated("the access token is invalid or expired")
+		}
+		if req.Header.Get("X-PARTNER-ID") != client {
+			return unauthenticated("X-PARTNER-ID must be the client id the token was issued to")
+		}
+		with(clientKey{}, client)
+	case "partnerId":
+		if req.Header.Get("X-PARTNER-ID") == "" {
+			return unauthenticated("X-PARTNER-ID is required")
+		}
+	default:
+		return unauthenticated("unknown security scheme")
+	}
+	return nil
+}
