@@ -554,6 +554,9 @@ type NotFound = Problem
 // TooLarge RFC 9457 problem details.
 type TooLarge = Problem
 
+// TooManyRequests RFC 9457 problem details.
+type TooManyRequests = Problem
+
 // Unauthorized RFC 9457 problem details.
 type Unauthorized = Problem
 
@@ -673,6 +676,9 @@ type ServerInterface interface {
 	// GetHealthz Liveness; answers 200 while the process runs.
 	// (GET /healthz)
 	GetHealthz(ctx echo.Context) error
+	// HeadHealthz Liveness without a body, for probes that send HEAD.
+	// (HEAD /healthz)
+	HeadHealthz(ctx echo.Context) error
 	// CreateInternalAccessToken Client-credentials access token for internal services (HTTP Basic client id and secret).
 	// (POST /internal/v1/access-token)
 	CreateInternalAccessToken(ctx echo.Context) error
@@ -752,6 +758,15 @@ func (w *ServerInterfaceWrapper) GetHealthz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetHealthz(ctx)
+	return err
+}
+
+// HeadHealthz converts echo context to params.
+func (w *ServerInterfaceWrapper) HeadHealthz(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.HeadHealthz(ctx)
 	return err
 }
 
@@ -1235,6 +1250,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz, options.OperationMiddlewares["getHealthz"]...)
+	router.HEAD(options.BaseURL+"/healthz", wrapper.HeadHealthz, options.OperationMiddlewares["headHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 	router.POST(options.BaseURL+"/v1/sessions", wrapper.CreateSession, options.OperationMiddlewares["createSession"]...)
@@ -1276,9 +1292,32 @@ type NotFoundApplicationProblemPlusJSONResponse Problem
 
 type TooLargeApplicationProblemPlusJSONResponse Problem
 
-type UnauthorizedApplicationProblemPlusJSONResponse Problem
+type TooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type TooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type UnavailableApplicationProblemPlusJSONResponse Problem
+	Headers TooManyRequestsResponseHeaders
+}
+
+type UnauthorizedResponseHeaders struct {
+	WWWAuthenticate string
+}
+type UnauthorizedApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnauthorizedResponseHeaders
+}
+
+type UnavailableResponseHeaders struct {
+	RetryAfter int
+}
+type UnavailableApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnavailableResponseHeaders
+}
 
 type UnprocessableApplicationProblemPlusJSONResponse Problem
 
@@ -1362,6 +1401,28 @@ func (response ListAccounts500JSONResponse) VisitListAccountsResponse(w http.Res
 	return err
 }
 
+type ListAccounts503ResponseHeaders struct {
+	RetryAfter int
+}
+
+type ListAccounts503JSONResponse struct {
+	Body    AccountsError
+	Headers ListAccounts503ResponseHeaders
+}
+
+func (response ListAccounts503JSONResponse) VisitListAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthzRequestObject struct {
 }
 
@@ -1383,6 +1444,21 @@ func (response GetHealthz200JSONResponse) VisitGetHealthzResponse(w http.Respons
 	return err
 }
 
+type HeadHealthzRequestObject struct {
+}
+
+type HeadHealthzResponseObject interface {
+	VisitHeadHealthzResponse(w http.ResponseWriter) error
+}
+
+type HeadHealthz200Response struct {
+}
+
+func (response HeadHealthz200Response) VisitHeadHealthzResponse(w http.ResponseWriter) error {
+	w.WriteHeader(200)
+	return nil
+}
+
 type CreateInternalAccessTokenRequestObject struct {
 	Body *CreateInternalAccessTokenJSONRequestBody
 }
@@ -1391,15 +1467,23 @@ type CreateInternalAccessTokenResponseObject interface {
 	VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error
 }
 
-type CreateInternalAccessToken200JSONResponse InternalToken
+type CreateInternalAccessToken200ResponseHeaders struct {
+	CacheControl string
+}
+
+type CreateInternalAccessToken200JSONResponse struct {
+	Body    InternalToken
+	Headers CreateInternalAccessToken200ResponseHeaders
+}
 
 func (response CreateInternalAccessToken200JSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1428,10 +1512,11 @@ type CreateInternalAccessToken401ApplicationProblemPlusJSONResponse struct {
 func (response CreateInternalAccessToken401ApplicationProblemPlusJSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1469,6 +1554,23 @@ func (response CreateInternalAccessToken415ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type CreateInternalAccessToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInternalAccessToken429ApplicationProblemPlusJSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateInternalAccessToken500ApplicationProblemPlusJSONResponse struct {
 	InternalApplicationProblemPlusJSONResponse
 }
@@ -1481,6 +1583,23 @@ func (response CreateInternalAccessToken500ApplicationProblemPlusJSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInternalAccessToken503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInternalAccessToken503ApplicationProblemPlusJSONResponse) VisitCreateInternalAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1531,10 +1650,11 @@ type GetInternalPaymentOptions401ApplicationProblemPlusJSONResponse struct {
 func (response GetInternalPaymentOptions401ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1611,10 +1731,11 @@ type GetInternalPaymentOptions503ApplicationProblemPlusJSONResponse struct {
 func (response GetInternalPaymentOptions503ApplicationProblemPlusJSONResponse) VisitGetInternalPaymentOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1717,10 +1838,11 @@ type ListBankAccounts401ApplicationProblemPlusJSONResponse struct {
 func (response ListBankAccounts401ApplicationProblemPlusJSONResponse) VisitListBankAccountsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1738,6 +1860,23 @@ func (response ListBankAccounts500ApplicationProblemPlusJSONResponse) VisitListB
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBankAccounts503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListBankAccounts503ApplicationProblemPlusJSONResponse) VisitListBankAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1802,10 +1941,11 @@ type LinkBankAccount401ApplicationProblemPlusJSONResponse struct {
 func (response LinkBankAccount401ApplicationProblemPlusJSONResponse) VisitLinkBankAccountResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1875,6 +2015,23 @@ func (response LinkBankAccount422ApplicationProblemPlusJSONResponse) VisitLinkBa
 	return err
 }
 
+type LinkBankAccount429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response LinkBankAccount429ApplicationProblemPlusJSONResponse) VisitLinkBankAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LinkBankAccount500ApplicationProblemPlusJSONResponse struct {
 	InternalApplicationProblemPlusJSONResponse
 }
@@ -1914,10 +2071,11 @@ type LinkBankAccount503ApplicationProblemPlusJSONResponse struct {
 func (response LinkBankAccount503ApplicationProblemPlusJSONResponse) VisitLinkBankAccountResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1978,10 +2136,11 @@ type DeleteBankAccount401ApplicationProblemPlusJSONResponse struct {
 func (response DeleteBankAccount401ApplicationProblemPlusJSONResponse) VisitDeleteBankAccountResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2003,6 +2162,23 @@ func (response DeleteBankAccount404ApplicationProblemPlusJSONResponse) VisitDele
 	return err
 }
 
+type DeleteBankAccount429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteBankAccount429ApplicationProblemPlusJSONResponse) VisitDeleteBankAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteBankAccount500ApplicationProblemPlusJSONResponse struct {
 	InternalApplicationProblemPlusJSONResponse
 }
@@ -2015,6 +2191,23 @@ func (response DeleteBankAccount500ApplicationProblemPlusJSONResponse) VisitDele
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBankAccount503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteBankAccount503ApplicationProblemPlusJSONResponse) VisitDeleteBankAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2047,10 +2240,11 @@ type ListCardBindings401ApplicationProblemPlusJSONResponse struct {
 func (response ListCardBindings401ApplicationProblemPlusJSONResponse) VisitListCardBindingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2068,6 +2262,23 @@ func (response ListCardBindings500ApplicationProblemPlusJSONResponse) VisitListC
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCardBindings503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListCardBindings503ApplicationProblemPlusJSONResponse) VisitListCardBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2118,10 +2329,11 @@ type StartCardBinding401ApplicationProblemPlusJSONResponse struct {
 func (response StartCardBinding401ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2191,6 +2403,23 @@ func (response StartCardBinding422ApplicationProblemPlusJSONResponse) VisitStart
 	return err
 }
 
+type StartCardBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response StartCardBinding429ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StartCardBinding500ApplicationProblemPlusJSONResponse struct {
 	InternalApplicationProblemPlusJSONResponse
 }
@@ -2230,10 +2459,11 @@ type StartCardBinding503ApplicationProblemPlusJSONResponse struct {
 func (response StartCardBinding503ApplicationProblemPlusJSONResponse) VisitStartCardBindingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2352,6 +2582,23 @@ func (response CardBindingFailed500ApplicationProblemPlusJSONResponse) VisitCard
 	return err
 }
 
+type CardBindingFailed503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingFailed503ApplicationProblemPlusJSONResponse) VisitCardBindingFailedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CardBindingSucceededRequestObject struct {
 	Id     CardBindingId `json:"id"`
 	Params CardBindingSucceededParams
@@ -2449,6 +2696,23 @@ func (response CardBindingSucceeded500ApplicationProblemPlusJSONResponse) VisitC
 	return err
 }
 
+type CardBindingSucceeded503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CardBindingSucceeded503ApplicationProblemPlusJSONResponse) VisitCardBindingSucceededResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UnlinkGoPayRequestObject struct {
 	Params UnlinkGoPayParams
 }
@@ -2472,10 +2736,11 @@ type UnlinkGoPay401ApplicationProblemPlusJSONResponse struct {
 func (response UnlinkGoPay401ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2509,6 +2774,23 @@ func (response UnlinkGoPay422ApplicationProblemPlusJSONResponse) VisitUnlinkGoPa
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnlinkGoPay429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UnlinkGoPay429ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2552,10 +2834,11 @@ type UnlinkGoPay503ApplicationProblemPlusJSONResponse struct {
 func (response UnlinkGoPay503ApplicationProblemPlusJSONResponse) VisitUnlinkGoPayResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2606,10 +2889,11 @@ type GetGoPayLink401ApplicationProblemPlusJSONResponse struct {
 func (response GetGoPayLink401ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2686,10 +2970,11 @@ type GetGoPayLink503ApplicationProblemPlusJSONResponse struct {
 func (response GetGoPayLink503ApplicationProblemPlusJSONResponse) VisitGetGoPayLinkResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2757,10 +3042,11 @@ type LinkGoPay401ApplicationProblemPlusJSONResponse struct {
 func (response LinkGoPay401ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2830,6 +3116,23 @@ func (response LinkGoPay422ApplicationProblemPlusJSONResponse) VisitLinkGoPayRes
 	return err
 }
 
+type LinkGoPay429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response LinkGoPay429ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LinkGoPay500ApplicationProblemPlusJSONResponse struct {
 	InternalApplicationProblemPlusJSONResponse
 }
@@ -2869,10 +3172,11 @@ type LinkGoPay503ApplicationProblemPlusJSONResponse struct {
 func (response LinkGoPay503ApplicationProblemPlusJSONResponse) VisitLinkGoPayResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2923,10 +3227,11 @@ type ListGoPayPaymentOptions401ApplicationProblemPlusJSONResponse struct {
 func (response ListGoPayPaymentOptions401ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3003,10 +3308,11 @@ type ListGoPayPaymentOptions503ApplicationProblemPlusJSONResponse struct {
 func (response ListGoPayPaymentOptions503ApplicationProblemPlusJSONResponse) VisitListGoPayPaymentOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3037,15 +3343,23 @@ type CreateSessionResponseObject interface {
 	VisitCreateSessionResponse(w http.ResponseWriter) error
 }
 
-type CreateSession201JSONResponse Session
+type CreateSession201ResponseHeaders struct {
+	CacheControl string
+}
+
+type CreateSession201JSONResponse struct {
+	Body    Session
+	Headers CreateSession201ResponseHeaders
+}
 
 func (response CreateSession201JSONResponse) VisitCreateSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3131,6 +3445,23 @@ func (response CreateSession422ApplicationProblemPlusJSONResponse) VisitCreateSe
 	return err
 }
 
+type CreateSession429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateSession429ApplicationProblemPlusJSONResponse) VisitCreateSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSession500ApplicationProblemPlusJSONResponse struct {
 	InternalApplicationProblemPlusJSONResponse
 }
@@ -3170,10 +3501,11 @@ type CreateSession503ApplicationProblemPlusJSONResponse struct {
 func (response CreateSession503ApplicationProblemPlusJSONResponse) VisitCreateSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3203,6 +3535,9 @@ type StrictServerInterface interface {
 	// GetHealthz Liveness; answers 200 while the process runs.
 	// (GET /healthz)
 	GetHealthz(ctx context.Context, request GetHealthzRequestObject) (GetHealthzResponseObject, error)
+	// HeadHealthz Liveness without a body, for probes that send HEAD.
+	// (HEAD /healthz)
+	HeadHealthz(ctx context.Context, request HeadHealthzRequestObject) (HeadHealthzResponseObject, error)
 	// CreateInternalAccessToken Client-credentials access token for internal services (HTTP Basic client id and secret).
 	// (POST /internal/v1/access-token)
 	CreateInternalAccessToken(ctx context.Context, request CreateInternalAccessTokenRequestObject) (CreateInternalAccessTokenResponseObject, error)
@@ -3307,6 +3642,29 @@ func (sh *strictHandler) GetHealthz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetHealthzResponseObject); ok {
 		return validResponse.VisitGetHealthzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// HeadHealthz operation middleware
+func (sh *strictHandler) HeadHealthz(ctx echo.Context) error {
+	var request HeadHealthzRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.HeadHealthz(ctx.Request().Context(), request.(HeadHealthzRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "HeadHealthz")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(HeadHealthzResponseObject); ok {
+		return validResponse.VisitHeadHealthzResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3826,109 +4184,116 @@ func (sh *strictHandler) CreateSession(ctx echo.Context, params CreateSessionPar
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F17cxs3kv8qfbytMrUZUtTLsaV/TrYVRxdFVknyJnehjwNxmiRWQ2AWwEhmXLrPfoUG5kWCFKVY2tyW",
-	"85cznAG6G92NXz8AfWkN5TSTAoXRrf0vrYwpNkWDiv7vLVPJGy4SLsbHiX3ARWu/lTEzaUUtwabY2m/x",
-	"pBW1FP4j5wqT1r5ROUYtPZzglNkvRlJNmWntt/Kc3jSzzH6ljeJi3Lq7i2iSC8MMlhP8I0c1q2bQ9OOq",
-	"Sabs8wmKsZm09l/uRq0pF8X/boVmfIc3fIiOowT1UPHMcGlnvpwgDHNt5BTVCw0JvRjBSKpbphJMwEh4",
-	"L8/YDJiGi9PDsxcafu28O/rb8dujzvG7LvzCzUTmBrgBM0HQqOwIoFEkGhhow65S7ItMY55IMZvKXANP",
-	"IEHFbzCBkZJT+jDXqLp90YqcRCbIElSVSH7tOB46x1amawoiY8agssP9z2+Hnf9mnd97ndfdwX7n03d/",
-	"Ca7McYLTTBoUw9lPOFuU1mHKmQY5gvgc/5GjNp3jJD4gZkEKtL9YXsyt7C5jpDZFx85RZ+YvCket/da/",
-	"b1Yquul+1ZtzpFlqPQ2hZa29Ddc4i0APZeZWsxA2MJHQ/yiZG+zCK/vjy11I0QpNR5DwMTc6grgTg1QQ",
-	"D+KlTFXSeDw/d1bfdSaFRjLFN2x4fSl/5oIfZllYcWVuhnKKwDUoHEqrrwdwxYbXwIXndMoFB5ZllnRH",
-	"NQ1+IofMDfRlhZXNK4il8Q1L3jODt4zUYyiFQWHsP1mWpdyNupkpeZXi9Lu/azfFeiI5c185WTS5dSao",
-	"8O84NJiAzBUMWZradWFC36LCBLScoplwMYZbhCETQhpQyBJo29c1T0hQU66HUoz4OFeYbHRbjiW/gM/J",
-	"kl1A5aYlulhqPaddwXjEMU1isMqlaRXlaITklIF+IqrfSjFK+fBZaT4sKb7lZuIcHrMK2DQ3y482PE2B",
-	"C8iUHCvUGtqx/3jAxaB4Gm9E3r9yDSy16zXri5SLa0ygHY9lxmYD/3zgHttPpKLJ3Zf2sf1cSEilGFvT",
-	"Hhp+g+X39oUBF+5pvO8+YGPGxYZ1uXdRy6v0JZ+izM3za3bCE7D66pTZis3wKR6AQqNmq4VNynAsrKNn",
-	"6XNS/lHg58zZIyol1QEkaBhPNTCFxEJtP0zlGHKRoFu3Uu+dKp9K84PMRfKc1J9K0PlwAgq1zNUQ7ZYP",
-	"ZsK124ktWZdSnjA1xn+WV7iSCZmFvPFi0/x3hJRPuSH6PgqWm4lU/Hd8VtH9zLXmYhwBFzcs5Ym1Rvyc",
-	"cXLCqDWXAoy8RlFQecN4amHQ89uVVLRX1E1GG6loJ8grwgpDS5lBtYa5fRSZkkPU+rm5+gXTtOP2CbjK",
-	"TbHNXSF4gjDZr3lGWgXaJHMzgaFMPOPXQt6KqFw0qfoi1+Rw7TsxaDbTcDvhw8kBMH1NI168+4lshIHA",
-	"W4v2Kjc87/5vmQUkdsS+IGEySPhohAqFKbTbO96PQudZJpXB5GdMOLskyPHPtTcr0bg+q50t7hLm9EPa",
-	"GQ+HQ5kLc2xwSoGUkhkqwx16wynjaQBDRTZ8sr9/ZtPM6k5rd+fl3u7Lvd29RURe4MvAKNlECmwO9HL7",
-	"5avt7dc7u9vfv9zaCo1m46rckSfyaWv/t5bbEgnWlv/MHNSg+MvhrdanULBQ4cbfXExIxEae9YLEctZq",
-	"DHllh7UEeRHqI7t/BIQYfmx1tCYULgyOUdnxptYkxyGJzdFLQ1Tvh2irhLU4j86H1thqkhyxVGM1zJWU",
-	"KTKxMK8ftBoh8kyuks6ZZ6kphYQZUnxucKrvs4C6rt6VUzGl2Iy0iY25KAOClaZUvdlUqEINt3u9aLXE",
-	"Hi4iYrVBZUhcb5i49nwuSuuKiesBc78OCquqbOecjRgoHLGQ2dC3hdJV3/ydjWXo9aFCZjAZMNNIhyTM",
-	"YMeiutA3zinckzqJWlOmr+3IBR/59ArVYmx4wT8D0wYV19e6jHNTpg2M7HboItsD95TSBUXk7kYsnKDC",
-	"G2QpJjZ4rPj+K/33cnfvZWstt1CJLwoswzKmGnK8Z7lPuDZ/0EDqyrNgIHNc0cAhkmrZs5DXsvJ7qGI8",
-	"Rpnctq6fQgEXd5BqtyB7xQTthyPGU/qHhxhr7iCl7dfYbvBzj9S/giLU1/DxikDkXzgsXMstsCTh1kZZ",
-	"elajkPaOaI5oi9hKp7OIWSpARxnEeOryRBfJdXeM5jA3k7cywfYG5axqScK9re3706V1His6QowSzDzh",
-	"4npR6oQnyFsPcpUucvEDYUmvPpDimA1n4J1A5FyTDdNNLUELMkOhwUjwgyPYUOhpfDAX5uVuK7SXeYdF",
-	"+Kbmg+c95PevXveCTrzYSbwFacGyVtRyEggYygoUKEmYeqBwpFBPHsjwV4SDUSvPkgdKPOQApm6bKP1A",
-	"SNRz3qE2cUhDf0SWWkWfV89F5uX1/V5qBZZdzJ0vz82/WpKbH4Qz81V+54zNpijMh6zAagGbwxDIsltv",
-	"ysQQ7/N/P0uBs5VKR0Fl2CtljryB08uBCz+NhOGEqTFSYN29VxE8LCgVsCC8mDko/JB8dEBAYxxoHEqR",
-	"6ABscj+A5mJoo8LKprpBP+DSiut6jaZs9NobUnjpAyD+0U4gXaIx9NNAIfPB9qLNa1SDtZDD3BIXH1Yy",
-	"nCM/aqxUQeWiEFfpwmWhp/M2YqOKQanFS+ETF0tVJKwPNOTA+AxG4VbeIFOo7nctDboagzVIupfjx8GN",
-	"sWLCLNA+TLmV9lBhgsJwlur7+aiNFKLVgoUa2H4kOPKxwgpX5HxPCBzVZieBfQ2Q1KBnGdsEltZleF7v",
-	"RAL4mQ1NOisqrXEJzWKK8WKHIMpAiifE1yNhJRH7QhMIswAtY2PrE02uBCbQFnhbwjIdUWUcrhxs3niw",
-	"NKMqXVb6kSKLVBtoe2838OkC12HOfuaJUUxoeCsVwuHZcYE1gSdWmkwAfubaWF5pGfnvBF6h7aFpye08",
-	"f1vbr9YqvC/b24uNtj5kLYkyl/NbGvTPdTK4BDB9UkT1t75VgdhWM7fObcqHJ6Ap0ife6tT3Oq8/fXkd",
-	"be3c/eVer96gL2QEDlssRsa5UhY2NUH08bvzkLRuWJrPJWK+f/1qr9frdXu9APHf9ftdx8X2Giy40aOK",
-	"pBAbZ41s2XyU79NPi9uDG9OcNROUc3gigFkEfjbhHLDCm3Cqc4HkDNXyeY00LF3xk/0ymAhdSKpa3ovx",
-	"qkmbrDcGLZgOi/nZsW6lU+8/nB3+1+CXw5OTo8tHI9Z7udJ/43i7yNpjoeJTQ8RQ6YQGBJfvoYyiRqr/",
-	"lhlH7188L9DWiBDXoWW8UYNTK+Dn4uxu1oKIFxp8eYg82/2BxryYFzCoYzy4ir6itEDW+Q9v4fXu3vcl",
-	"Kb4mvrgThzfhC+oXgykbTrjAjkKW0AP7dgTYHXchbqCNgZBmMJK5cLv9wuK5+Rcn+jGf0paXpcz5MpcC",
-	"5hrk0Hs/DA5IHShL+pHKNpWipEYvR3A7QacSrvJq96R2gJc4gtg1KXVr/WUbQTLKXpIALW+lUpg6rtzu",
-	"TowVRLVZqmXRoBD/2qnNBW76Mmdea18Ik1GlERbF8ePl5Rm4F5YEDNyEDOtiIpWBCS2QzqdTpmZFfr7Q",
-	"KjtWkJ4Cwc+1apwfWytBWlUQbEoo5/7x5gzGRyOO7Hq2dll68BxZwoWv+8yp/wSHbrcLw+AvIVWu8/RB",
-	"ICDhmAwVJJihSKgC3Y4zqc1Yobb6pDDh9I8pHytSCeo5iuV1XJSvrRvJVZ3/UBWwiImoFakVtazduX+v",
-	"mzWKCqZDovLJ4kAR9BHZfN+FsSLI/WOxanP8JcHqkoTchWHK1LLsjwuINGICvd7OC22R6zRFrd8xw8hw",
-	"q2GOxUj69tR4Kq94WsBT19Hp0xChMKkcYsDFSK5S00aA8jK6T22bxG11uzsR6Im8FSCdQ5qiGk6YMJAw",
-	"PbmSTCU+3qhP+yog2EaZskbVq1DQxFyJaq5r9h20ExyxPDUbVkBHp3OhzqtgOrsm17mpd7ajlVmjuQzp",
-	"GkCWtAeTuUobS9MPo9b+bw8p7czb2S1e3XC8DRcrPmQoaBM5AG6Aervtjpkr8FVqKy7vR+zPmeTC3O9Q",
-	"63Mu2sonajjBYa64mV1YJhyl3Kd73lJ2JtClLaB4pdjAXmhwuRy7H1ob0ThUaKBd9cIC03B8enl0fnp4",
-	"Mnh7cnx0enkRwYRZOER7H4mRMBrTfFjxNjEmo/rJfN5tcUeM60mu2Gdnzj5cXMJm8fXmzdame6vj3urC",
-	"oevXLlrLBN7YYFaqaw0WUTRpcx5sgbiMKSNQLTsCUMqrkpIpk0i3TAPXOqf+8e7yDv2zw/PL06PzzvG7",
-	"an6W8Z9cjKErB++I/KFw5f/5iw0xAtJquNmmuG62Nv2vOl5DAHe0Ps6RNSd6w4bXKJLOSKrOSFHXVQJX",
-	"OOEeAbk8QtlGDpe1pnIoP3CFOVauUdFC1xdrFypJLSkaBOvJivSMrtrxqpReX6yR0+uLvqDGIteQGi/r",
-	"I4uhXaD2DfDtanoJDHf9cW7oG1QzoNWw+poZDUz4MIeliy3RonFowoJQzjTEc+ch4o39vmBQNgvUW8QV",
-	"ZimbYQJXM+P6Vct/bO/CROZKQ5sYqEY1nXP/1T4YlWO8EbnxhY/JIcmdWBDGaDTs9l5HFfxlU3QdffNd",
-	"fNQr5z7Y3nbnVjyabTU1Bt788EMrat2gctrf6nW3uj1XvETBMt7ab+10e90dl7uZkIfbZBnfvNnq9jYL",
-	"LaAcNZKzs06bVtEac+uEa1M0StEQ1XGm38KnizKXhahaB/2WR5m7KfvMpxYMbfXoP8rs+SeLEP7u09yh",
-	"je1eb0X34sO6FhvtX4HWRQuAKSsrR5WxtLd6hIftD+50w+4TkOT69QI0vWGlxvrJt55vct+XbLfiWyXF",
-	"GOoumcB+2ZS823v5fHQdknsomqrmJyJ69p5zkYpykWvb932tHmZ4q2ns5L99auyfv32yau8DU7JAOqzh",
-	"T8n5ySPr8IqChQfruy+qGNx6mMJyQE9YhtDmRoMFwkSWf2ikdIE3G2vqEigOOhA42pxQdf/3pd7hPZof",
-	"/StPaKm+xyC09Cm/QS/hmsBu0AbFB/64h4btXg9uJzzFIignSKlyoeu8l6xpz/0yzERBpNQBebjGpEIB",
-	"DumbSx/E+aV5I5PZV5NMsDJ514TBdlu6e8LVadaDl/SAk9z2XajIjcXC8aE/XEFz7oOLjaGf93o7Q3qd",
-	"/omx2xzjurOJQaMBI2FGJ9UKTFn3xyGKSxFs1o6kVV509SeN0yD2o62d+z8qj7jQB3vrzBLo168c2OqP",
-	"y1NKSz1OEdLM+xj3vFMrRINT+AIUSrUQ82hoUwbujQ1XguHPKs9Sty0bfujNLz5wvdv0ieNOLT/vvc9c",
-	"Mtink2sY1jtn8HEoHAtrBjMYcaUNtIkbDcMJE+Mi3ysFMO9dL9lVLsZMQJ6NFUtw46AvalDOW7AmcUjh",
-	"z7na74UFoNowMSRvq9D9nGmjkE3pLGUXjkdQnLO0K6zLJry+KPrB9i0+hOCxugiEdKuhaSgzVx7QIM0E",
-	"1S3XuD9fHegLz7gzJcq7e7xKrYBcQVzPzfuCd61HJI6Aj6y50fk/M2GiLy4uD0+OBpcffjo6vRj8fPjr",
-	"4PD9EbS39iw2zQ1quJpBke44qKir5wShvdfb2dzr7W7u9bY3HM5d2GGWNB+FwWjzLH3VCPMHDtSHza6a",
-	"fLM8/v6keHWJGFY5XP28HrG3e/9H5VlE+uD1/R+U53Af7gXtB9trsV4cuaZPdtZivTx0R9+swfncGdg/",
-	"iApr7YDeT/olr/UDMuegrNFHVb+d84UrXPMUjeJDvQr0/exfuVfdDX42m1nK+JyiLxx9Xwg23Azz2O5M",
-	"0Sl0zDV4MotCk50J8HMmNeV/wZn1SnxH5YWV4PbcvfGEVl2VcAJCoOm7Na18+ilP/an+2QHErpxSP65Y",
-	"rwO56vD8ApWDH8CZLxPRZnKOCaVY2HBCmR77rCoZuajNnYRZulw3W5tXTFx31spZ1DJW+inXb/6YzBJ3",
-	"XNDcfbR3/YMIsEyPhhyJ5mOBSYcLchi+Kw2TZqIwAoG3rug85z+aq/LpLiqjo6Ygjj474OWQz1xtet1e",
-	"QodhHJByZ8qxL4jQ8ni8BaAW99A8U2ibagGKXi0UQzXLDCYbXTgso8StIhEn8LYvysMSUrkIsgCZZSOb",
-	"BXm3ExRVMq8uMeClIOkyhG5fnEp3gwZd4EB9G7lICWbTsE48UJ70CQGiuQbPRRh0D1ipbnVZA9nM36Ly",
-	"6WnC2CVNq88cyDbOqIXMmDdT51S48Hdn+IU+aOqHf5GMfvsrpuruodRljJ4Z+z0Qyj1v+Ly7vb3Ox/Vb",
-	"B/7V4ebSDeGEbm9pajr5ZlYVHYrnPuO7fCsI7dubX3hy53aHFN0tZU0X946er3RyX//etMXQbTeUcZjK",
-	"m2c3rQeGVU+FFD7SvUH1i8gWcEMDMKyhF0Omko7va1+N52rNBU+K5+ZPuy7BcwXN/0/wnJVzSfNyIGdf",
-	"WwXgDvW1u6UP3qOBD4e5mcBb1+XuG/l2ev4uOHh7eP5ucH70/vji8vzw8vjD6UYB12qnIMyEmeLUqcVx",
-	"dX0A370RARsZVEDRiH2OVBlWeUp6WHQqQZvBDZdFW6IGBru9Xr0Zj5ol9/tivlXptQ2Zt3aqC+mKviVg",
-	"BqZSG9ju2ZkWb67bjOn6ugjiQRzZt1Nk2ngL6Qt/V18Ecdk7FENtnpSJcQyudnZ0GkE81xYVwzXONCy2",
-	"NDkoSs30mmbaIhZ6vUUadcaGLtqK/wO60IEBfAd/hX+D/403XLeBF7PrurmagcKEKxyaQmyUQ6Dr7rju",
-	"i6rhZUVnTuSjRXdrnr9jzV+m59LDwj+lwZdcqRcAv/PNbf8S6HdZx95a8Hfr65LRbP0KOD//1gFZLcS1",
-	"DqsYrnAkFUJcdSjG30DoNxD6GBBKagassXFV9VxTc1sfz0+sd7LqGNrKQkCDAOimd1pLUUfNEH4ortt4",
-	"mLNp3va7hsOpbu61L4eaa9xtRktuqN0OHGtbwLU766lH/XLUx5rwU5cDnsWg7ubBlVe8F7rc9oodE4z1",
-	"EwbalAqyAEUDKzfKjYepZ+1Gp2Dx80OGgnrVyn3U4m8lbzWqCLSkG5PZNdK9nd7OXGEwpvufY8iUvPG5",
-	"uJKDK0ylGOtqv/dEdeGju9WuhiJHUo0xoRMYPslLNb7yjRflTwpht7d74AoS/gsL0XZ7r61R90VxU14B",
-	"/bjre4MPjaJh4D5ekMLDmxJNcG3xhQmgir6wsWvbI9PLj+enA+s9XFHULsHAz+/An8VM7mhBHCxN1sz7",
-	"onY3z/P5iG+m/WSmXYDbOdNeYcJUs++k/q6eZakNF0NT9vrBqrKqzBzIVXz01/x2n7Gg+w3hPDSb4goZ",
-	"bQqq88LbUsmhPEjvHvvLQcMXOm2QtxqmyJT1+0XbfqGqpJsU1we3ksP5UYsbnzUak2LiPGR5wt/30vhL",
-	"oMkBo7BCS6LaFeL0uLwAFRJO6+2OOizUWat7rr6mUXy9rFBF35J8kJXYN0P7UxpaMCFW3WwetpNw/uu0",
-	"fiuHa2Z0lczqppCV93rsNw69Wqt28KtIp8sbVH1BvsDa8zVipps3tLl2vHZxmwS8LanxKVlvwaXzaNy1",
-	"UVDMVV8ErjPZd1ZbGnrRp8YNHJ0evjk5ehc1/wjHLcvoV+eaiO4mpX3RZnB2dPru+PR9vSzqi59MQ+xd",
-	"j6/rcqOhutnO3yRPGSPriehUWPz+6DIMyE4evbX+obTQgxvEnqaA2rj+5plzRyv940nx1wZ8J6O72PqW",
-	"cUoxFknhUnHapUpsfMsefcsePbqESToZ8u4LgP3BDcfJmg3HB1DdxhGTpt9OmIEJy6jk4VtHmHENvN2A",
-	"Q9MOGt3X+vqnAEmBq1eWoCUv5+63VtM/IVZKA+eNXuii2bS6aIb+fE5U/C2YUcrGOgJ/NY8+8MeIXU/q",
-	"xgozLI7Z1g/VrGobK87EvtC1OmLb/aGMsvU8As3FOKWM0EagY8zDwL5ocFmcXqBxifKDql7pkFeFXcoO",
-	"sqqBjIGeSGU6Kb/BpC8c6Gz+yQ4w0qGw+07ANM4m+5MwwSRU/Srkf4lyWPBy5+euhXl5hgpgfjkl5V8f",
-	"j1C+gY0/v88s/WLhgho9UNXJewp/5v40T+XwSg/36c55YnVTmCddhkF3COxvbm5tf9/tdXvdrf1XvVc9",
-	"si8/xJei/FPribYGW/w9x2KC2rNmw03tB+d+aw9cHrP2oDwOcPfp7v8CAAD//w==",
+	"7H39dhs3suer1HLnHFOTJkV92LGlf1a2FUcbWdaR5El2Qy8bYhdJjJpAD4AWzfh4X+e+x32ye1BAf5Eg",
+	"RSuWksm1/5LJbqBQqCr86gPFT62hnGZSoDC6dfCpNUGWoKI/z+SlkQrtnwnqoeKZ4VK0DlpXEwQm9AwV",
+	"DJlSHDUwGCpMUBjO0kPgBqa5NiCkgWuEIRtOMAEm5rMJKuy2opbCf+VcYdI6MCrHqKWHE5wyOxWKfNo6",
+	"+LUlZEfT9B+ilpln2DpoaaO4GLc+f45aF2jU/GhkUC2Td4lDKRINRsKMcUvBSCoEZV/hYgztix9ewYud",
+	"nR7853/s9Lq73b2t9SRNueBTS9VOSQoXBseoWp8tMRlTbIrGs+0VU8lLLhIuxieJ/YBbojJmJq2oJdiU",
+	"Xk/WTjiSaspM66CV5/Tk8vrtJJeGGSwn+FeOal7NoOnLtatiH09RjM2kdfBsP7KLLP67E5rxNd7yIboV",
+	"LYvDMNdGTlE90ZDQgxGMpJoxlWBiN+KNPGdzYBouz47On2j4pfP6+B8nr447J6+78DM3E5kbKzZmgqBR",
+	"2RFAo91FBtqw6xT7ItOYJ1LMpzLXwBNIUPFbTGCk5JRezDWqbl+0IscRJ8oVS37puDV0TixPN2RExoxB",
+	"ZYf7f78edf4v6/zW67zoDg46H777W3BnThKcZtKgGM5/wvkyt45SzjTIEcQX+K8ctemcJPEhLRakQPuN",
+	"XYuZye6qhdSm6Ng56ov5m8JR66D1P7crtd523+rtBdKcHhENoW2tPQ03OI9AD2XmdrNgNjCR0H+UzA12",
+	"4bn98tk+pGiZpiNI+JgbHUHciUEqiAfxykVV3Lj/ej5bedeZFBpJFV+y4c2VfMsFP8qysODK3AzlFIFr",
+	"UDiUVl4P4ZoNb4ALv1Kr/sCyzJJeM4+ncsjcQJ/WaNmigFgaX7LkDTM4YyQeQykMCmP/ZFmWcjfqdqbk",
+	"dYrT7/6p3RSbseTcveV40VytU0GF/8ShwQRkbq13mtp9ccYcE9ByimZijeTMmm1hDbhClkDbPq55Qoya",
+	"cj2UYsTHucJkq9tyS/Ib+JhLshuo3LREF0ut5bQ7GI84pkkMVrg07aIcjZCMMtBXRPUrKUYpHz4qzUcl",
+	"xTNuJs7gMSuATXWz69GGpylwAZmSY4VaQzv2Lw+4GBSfxluRt69cA0vtfs37IuXiBhNox2OZsfnAfz5w",
+	"H9tXpKLJ3Zv2Y/u6kJBKMbaqPTT8Fsv37QMDLtyn8YF7gY0ZF1vW5H6OWl6kr/gUZW4eX7ITnhDg8MiE",
+	"CzB8iofu3F/PbBKGE2ENPUsfk/L3Aj9mTh9RKakOIUHDeKqBKaQl1M7DVI4hFwm6fSvl3onymTQ/yFwk",
+	"j0n9mQSdDyegUMtcDdEe+WAmXLuT2JJ1JeUpU2P8o6zCtUxILeStZ5vmvyGkfMpNQd9bJubedulHNgTM",
+	"eFpgxuz543ByO7ZfDOiLmqpyDcOUozBksZOEDALXkMrhDdlzA8wCYlCYITOY9MWI8dRadT4WHS50oQvu",
+	"sZgwdIdAdAzagWYHn2qnXO2hVWv1T2/XMDkt971guZlIxX/DRxXLt1xrLsYRcHHLUp5YfuHHzJ7PNS9F",
+	"Q1uj1lwKMPIGRQRsOLQspf/Zdzy3NQ4Vmq2F0//nn3/uHOVmYgcbehy+LIZELVYQCWZMGGvGXyJTlu0W",
+	"FL1kmg/jCOpuyU73WXfnDrckBC3eC3bLeGoB8+PKcoIZioQMqtX/iowDf8K04zzTRiGbDmrfknTnChJm",
+	"2DXTSHyXUiVcEKlAPmBftGP6Y+lVp9R1c07PQTuufTYIvNuFi0oX+iKoDNEdp8ZX1ZVMSSt+j71zP2Oa",
+	"dhxqguvcFKDvGsEThMlBDSeUymFVG4bSAcJc3Ag5E1GpZlL1Ra7JltlnYtBsrmE24cPJITB9QyNevv6J",
+	"TgwGAmfW9wlvqAVDzjzaEfuC9oRBwkcjVFZBva33MOS90HmWSWUweYsJZ1ekJX/s6WM5GtdntbPFXfLA",
+	"/JB2xqPhUObCnBic2v9mSmaoDHe+DE4ZTwNqH7U4WVf8yKaZlZ3W/t6zp/vPnu4/XfZPC28rMEo2kQKb",
+	"Az3bffZ8d/fF3v7u9892dkKjacNMruthGwcQyckr/8wc8CZj5ryPcFCnMnW/uggJERv5pRcklrNWY8hr",
+	"O6wlyLNQH1s0FWBi+GMrozWmlMGdqDW1KjkOcWyBXhqiej5EW8Ws5Xl0TodPjZMjlmqshrmWMkUmlub1",
+	"g1YjRH6R67hz7pfU5IK1wRROMjjVd2lAXVY/l1MxpdicpImNvQW/U5WqJ5sCVYjhbq8XrefYl7OIltqg",
+	"MsSul0zc+HUuc+uaiZsBc98OCq2qdOeCjRgoHLGQ2tC7hdBV7/yTjWXo8aEiPDdgphEcTJjBjvVxQu84",
+	"o3BHIDFqTZm+sSMX68in18GQKv8ITBtUXN/oMuqTMm1gRMc3xXkO3acUPCviWG7EwggqvEWWYmKBTbXu",
+	"v9O/Z/tPn7U2MgsV+6LANqxaVIOPd2z3KdfmdypIXXiWFGRhVTRwiKRaLDlktSz/vlQw7iNM7ljXDyGA",
+	"yydIdVqQvmKC9kXnyrQKWjY9QUrdry27sZ47uP4VBKG+h/cXBCL/0jkstUgbSxJudZSl5zUK6eyIFoi2",
+	"iK00OoGETgnoKJ4eT13U9DK56Y7RWFfnlUywvUUR3FrI/OnO7t3Jg/oaKzpCCyWYecrFzTLXCU+QtR7k",
+	"Kl1exQ+EJb34QIpjNpyDNwKRM01cOOhZpCtAZigoU+QHR+Cm+0A2mAvzbL8VOsu8wSJ8U7PBixby++cv",
+	"ekEjXpwkXoO0YFkrajkOBBRlDQqUxEw9UDhSqCdfuOCvCAejVp4lX8jxkAGYumOitAMhVi9Yh9rEIQn9",
+	"EVlqBX1RPJcXL2/utlJrsOxyJml1pur5ikzVIJynqqKd52w+RWHeZQVWC+gchkCWPXpTJoZ4l/17KwXO",
+	"1wodOZVhq5Q58gZOLgfO/TQShhOmxkj+efdOQfCwoBTAgvBi5iDzQ/zRAQaNceDDBasz0ZqLofUKK53q",
+	"Bu2AC7JvajWavNEbH0jhrQ+A+HsbgXSFxNBXA4XMO9vLOq9RDTZCDgtbXLxY8XCB/KixUwWVy0xcJwtX",
+	"hZwu6oj1KgalFK+ET1ysFJGwPNCQA+MjGIVZcbHDu01Lg67GYA2S7lzx/eDGWDFhlmh3MdVBLQx79zpq",
+	"I4VotWChBrbvCY68r7DGFDnbEwJHtdmJYV8DJDXoWbVsAkubLnhR7kQC+JENTTov6g7iEprF5OPFDkGU",
+	"jhRPaF33hJVE7BNNIMwCtIyNqSgnVwITaAuclbBMR1QnAtcONm99MTejKlxW2pEiilQbaPfpfuDVpVWH",
+	"V/aWJ0YxoeGVVAhH5ycF1gSeWG4yAfiRa2PXStvIf3Mh7baHpuVqF9e3s/t8ozKUVWd7cdDWh6wFURZi",
+	"fiud/oW6HhcAplcKr37mC3do2Wru9rlN0fYENHn6tLY69b3Oiw+fXkQ7e5//dqdVb9AXUgKHLZY941wp",
+	"C5uaIPrk9UWIW7cszRcCMd+/eP601+t1e70A8d/1+123it0NluBGjyqSQss4b0TLFr18H35aPh7cmOa8",
+	"GaBcwBMBzCLwownHgBXehkOdSyRnqFbPa6Rh6Zqv7JvBQOhSUNWuvRivmrS59MagxaLDbH50rFvJ1Jt3",
+	"50f/Z/Dz0enp8dW9Eeudq9L/4DhbXtp9oeJDQ8RQ6oQGBBfvoYiiRqqGKCOO3r74tUBbI0Jch5bxVg1O",
+	"rYGfy7P7hLkn4okGnx4iy3a3o7HI5iUM6hYe3EWfUVoii7LC+0+/L0nxFSLLJ3H4EL6k6kmYsuGEC+wo",
+	"ZAl9YJ+OALvjLsQNtDEQ0gxGMhfutF/aPDf/8kQ/5lM68rKU+dwthYC5Bjn01g+DA1I91orqvLJoq0ip",
+	"0cMRUCGxFQlFCUh7JrUDa4kjiF3KtVurttwKklFWVgVoeSWVwtStyp3utLCCqDZLtSzKdeJfOrW5wE1f",
+	"xsxrxTxhMqowwjI7fry6Ogf3wAqHgZuQYl1OpDIwoQ3S+XTK1LyIzxdSZccK0lMg+IXCpYsTqyVIuwqC",
+	"TQnl3D3egsJ4b8SRXY/WrgoPXiBLuPB5nwXxn+DQnXZhGPwpJMr1Nb0TCEg4JkNVL2hox5nUZqxQW3lS",
+	"mHD6Y8rHikSCKvBieRMX6WtrRnJVX38oC1j4RFSY14paVu/c35tGjaJi0SFW+WBxIAl6j2i+L5VZ4+T+",
+	"Pl+1Of4KZ3VFQO7SMGVqUfb7OUQaMYFeb++Jtsh1mqLWr5lhpLjVMCdiJH2xdjyV1zwt4Kkr5fFhiJCb",
+	"VA4x4GIk14lpw0F5Ft0ltk3idrrdvQj0RM4ESGeQpqiGEyYMJExPriVTifc36tM+DzC2kaasUfU85DQx",
+	"l6JaqCF/De0ERyxPzZZl0PHZgqvzPBjOrvF1Yeq93Wht1GghQroBkCXpwWQh08bS9N2odfDrl6R2FvVs",
+	"hte3HGfhZMW7DAUdInRbhm462BMzV+Cz1JZd3o7YrzPJhbnboNbnXNaVD1RwgsNccTO/pNo0hwV9uOcV",
+	"RWcCdxYEFI8UB9iTshqRJ6QjrkwO2lVlODANJ2dXxxdnR6eDV6cnx2dXlxFMmIVDdPa56jiL0Zjmw2pt",
+	"E2Myyp8sxt2WT8S4HuSKfXTm/N3lFWwXb2/f7my7pzruqS4cudsLRf2fwFvrzEp1o6G4oFTR5izYEnEZ",
+	"U0agWnUhpuRXxSVTBpFmTAPXOqfbFN3V91XOjy6uzo4vOievq/lZxn9yPoauDLwj8ofClP/vn62LEeBW",
+	"w8w22XW7s+2/1fEGDPhM++MMWXOil2x4gyLpjKTqjBRVXSVwjRPuEZCLI5SXKuCqdsUCyhdcYo6Ve1RU",
+	"4vXFxolKEkvyBsFasiI8o6uqviqk1xcbxPT6oi+osMiVZ8er6shif8Vs/+n3W+DL1fQKGO7q49zQt6jm",
+	"QLth5TUzGpjwbg5Lly8IiMYVIgtCOdMQL9wOircO+oJBWSxQvzChMEvZHBO4nhtXvV3+sbsPE5krDW1a",
+	"QDWq6Vz4tw7AqBzjrciNL7xPDknu2IIwRqNhv/ciquAvm6Kr6Fus4qNaOffC7q4rrfRottWUGHj5ww+t",
+	"qHWLykl/q9fd6fZc8hIFy3jroLXX7XX3XOxmQhZum2V8+3an29supIBi1EjGzhpt2kWrzK1Trk1RKNVq",
+	"Xu77NXzXLnNRiKp00B95FLmbso/+8mCP/kXrrxN+WLjCtNvrrale/LKqxUb5V6B00QJgisrKUaUs7Z0e",
+	"4WH7hbvrs/8AJLl6vQBNL1kpsX7ynceb3FeS26N4pqQYQ90kE9i3psHT9ezx6Doi81AUVS1ORPQ8fcxN",
+	"KtJF7hKLn3/v8eZ/V68gb5afb3Ln4StVcdewlTcVDfjy64cGaPj1g9V1742T2aH7Wv6irF9xZK18kaXx",
+	"Hsr+kyrwYM1qYS5AT1iG0OZGg0X/tBf+QyOlizawsabSiOKuEyFCu57UTH5baRLfoPnRP/KA5skXVoTk",
+	"PeW36Mulawy7RYFaH/obXxp2ez2YTXiKRSSCcLTKha6vvVyabn347HZ+ecU/IkvWL/kLKCzzJIxOOboa",
+	"TYESuprIjPMnfzw+er2STrtLqwAtefhSB/bNVY0V2nlE71x5D9uL0EuZzL/aDgbTxp+bPorFDJ8fUIqa",
+	"yfoVBfrEtwPHd26soxIf+btKNOcBuMAF9PNeb29Ij9OfGDvkEtdPAmtJDBgJc7pUWwD+Bbvyig0n2Hkl",
+	"hVEyvcuyFL0XiH5/4IaeL9m4XbuBWx2T619pXNCyL+3s3f1SeaOPXni6ySyBCxn25d0XG83WuJ9XnWzr",
+	"3ysvc1ZH0Z28KC9OrbTkhX+8aLvd55365bLGZTKr74sOtIY2hXPp9lfQl15nseu2wPqyevuTj4J83vZZ",
+	"iE4t2eOt+kJmwecmag6RP2nBBzXgRFi1ncOIK22gTavRMJwwMS6SB1IA86fWFbvOxZgJyLOxYgluHfZF",
+	"zS/wFkcTO6TwLQTs+8J6M9owMaRTTKH72t8Xo2vqXTgZQXGF3UqTLis6+6IoLjywzgYEbyxHIKTbDU1D",
+	"mYVckwZpJqhmXOPBYqqpL/zCnepTEsc7P1RXyhXE9USPr56oFRzFEfCRNQ90tdpMmOiLy6uj0+PB1buf",
+	"js8uB2+PfhkcvTmG9s5T6+jkBjVcz6GInR1W1NUDzNB+2tvbftrb337a291yTtPSyb2iki3s2TTblFRV",
+	"Vb+jV0lY86rJt8vOIg/q/Kxgw7oDQtfdnYe3vr39u18qr3nTCxsY0LLFwf0s5+5GSy+6WdzL2Np3Nlj5",
+	"QnuB34m2a7Wl3k76La8VlzJnoKzSR1XxprOFa0zzFI3iQ70OTL/1j9wp7gY/mu0sZXxB0Jeu/i55rm6G",
+	"RUR6rqjBB+YaPJlF1tLOBPgxk5qSCeDUei0epVzVWqfhwj3xgFpd5QMDTKDpv7o3unbKM98wZX4IscvN",
+	"1e++1pOKrtRgcYPKwQ/h3Occ6TC5wIT7DgEUNrSfVflHFwJw16pWbtftzvY1EzedjQJgtfCnfsj9W7xz",
+	"tcIcFzR3721d/wDUWMbnQ8ZH87HApMMFGRlfFolJM1IdgcCZq3pYsDnNnbR+bOEBNpl3/NGBNYeWFooj",
+	"Ni1mdbjHgS/X4gP7gggtu5VY0GqxEs0zhbapNq0oFkQxVPPMYLLVhaPSY98pIsECZ31R3taRynnzBTAt",
+	"KyktMJxNUFTR5DrHqB+GYyT1pun2xZl0DY2onw4VDuUiJWhOwzr2QHnVLASiFiqMl6HTHQCnarK1ARpa",
+	"bGr14WFc9RVV04/srDcuSYZUnzdzN5Q5862M/EYfNuXDP0iGYvcrxorvoNRF7x4ZL34h/Hts9353k5fr",
+	"bS8eNyjw7wNtVx4kp9SEq6khZNNZlS0rPvepitVHSAgjbH/iyWd3qqTomtw0TeNr+nytcfz67S+X3cT9",
+	"UHRjKm8fXSW/1IX794mBrRTC99Rqrt67cgnbNEDNBjI4ZCrp+Msf63FqrQLnQXHq4pXwFTi1oPkvjFPt",
+	"3pTrXA1Q7WPrgOmRvnHNYOENGnh3lJsJvHLXR3yF7F7PtxyFV0cXrwcXx29OLq8ujq5O3p1tFTC0dr2I",
+	"Ein+OrfFp3UZAl8WFfk0IHlm9nOkkguVpyS7RQkgtBncclnU+2pgsN/r1atcqQr5oC8WawBfgJGws1f1",
+	"PS0KAoEZmEptYLdnZ1pukLodU5fUCOJBHNmnU2TaeK3qC98SNoK4LMqLoTZPysQ4BpeUPj6LIF6oN4zh",
+	"BucalmsFHcSmWyqaZtqhJfR6yzTqjA2d5xn/L+hCBwbwHfwd/gf8/3jLlfF4Nrtytus5KEy4wqEp2Ebx",
+	"FOqqynVfVJVka0reIu85u+asvpWn79nqQuXCf0qDr+jcGgD1i1WjfwlUv6oUdiNYv/N1yWjWVAYMpn/q",
+	"kLQW4lrpYlz07I6r0t/4G7j+Bq4fE1yTeAJrHHhVrYGpmbv3F6fWqlkxDh2BIVBDwHrbG7uVCKemQD8U",
+	"/W++zEg1m9FvYKiqxvL24VC1m2svtqKB+m7gnukSXt/bTDzqvbvvq/oPnVK5nyI+EshrADkvrE90ecQW",
+	"pzMYa5MMtCmcZsGQBlYeyltfJtK1tmzBpPO7DAUVnJZntvUPlJxpVBFoST8CwG6QWlF73XQJ2Zh+0iCG",
+	"TMlbH88sV3CNqRRjXWELT1QX3rvWlDXEOpJqjAldo/LBdcqtlk88Kb9SCPu9/UOXCPJvWDi433thDUFf",
+	"FO0uC5jJXfEqvGskawMt5kEKD6VK5MK1xTImgGD6wvrxbY+Cr95fnA2sxXHJaLsFAz+/A5oWn7n7QXEw",
+	"JVwzCZe1BluPZ1e+mYM/lTkowPeCOVij9lRf0Ul9k65VoSEXF6CswReL17qSgECs573vdt99zMjNNwT2",
+	"0AjMR5Z8/2gKFuSFZacUUdl5w33suwmHO8BtkWUcpsiUPWOKez6FiJNMU7wieGwdLY5a/GCCRmNSTJw1",
+	"LluC+Hop/xsKZOxRWKYlUe0XOOjjsmMyJJzkxN2NWsqlV43xvqYyfb0IWUXfitiY5difXkH/eypaMNBX",
+	"/TBIWE/Ccb2zehsfV2DrMs9Va6G1jYAOGrfkrVY7qFekMeQtqr4gW2D1+QYx082Wjq7ksl20n4FXJTU+",
+	"PO01uDQejeY8BcVc9UWg/9GB09pS0YtaRG7g+Ozo5enx66j5G1YzltG3zjQR3U1K+6LN4Pz47PXJ2Zt6",
+	"Gtsnq5mG2Jsen4fnRkPVCtP/EAtFwqwlomuk8ZvjqzD4O733kfy7wl1fXAT4MAnvRr+sR46JrbWPp8WP",
+	"9fhqVdcJf8Y4hU6LYHcpOO1SJLa+RcW+RcUePeVMshw6FZYchC8uRk82LEY/hKrtT0waMpswAxOWUQrI",
+	"lwgx44q7uwFDqB2kuqss+k8BrgI9nlagLM/n7rcy5D8hxkoDd/ye6KIQuepoRb9aFxU/wTZK2VhH4HuA",
+	"6UPfr8DVK2+tUcPiPn/9gti68sDi8v0TXcurtt1vKJXXEiLQXIxTilptBSoDPXzsi8Yqi5stNC5Rfljl",
+	"bx1iqzBPWSlYFQoy0BOpTCflt5j0hQOr0PgBJzDSobe7bnM1miD4W13BQFm95/pfIj0Y7CL/2LlBz89Q",
+	"QtBvp6QY8R97fe4b0PnrAp3SJhfmr1EvV7UXIZetYWPqxra0rh/81W91W5gG6vhDjVIOtrd3dr/v9rq9",
+	"7s7B897zHum2H+JTkVKr1epbY1H8hHMxQe2zZsFU7Qtn+msfuJht7YPymsrnD5//KwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -266,12 +266,15 @@ func problem(t *testing.T, r response, status int, code, field string) {
 	}
 }
 
-// proxy forwards TCP to target until closed, so a test can take a dependency away.
+// proxy forwards TCP to target until closed, so a test can take a dependency away: Cut drops
+// every connection and refuses new ones (a restart or a network blip), Restore lets them in
+// again, Close ends it for good.
 type proxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	conns  []net.Conn
 	closed bool
+	cut    bool
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -286,6 +289,13 @@ func newProxy(t *testing.T, target string) *proxy {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			cut := p.cut
+			p.mu.Unlock()
+			if cut {
+				_ = c.Close()
+				continue
 			}
 			u, err := net.Dial("tcp", target)
 			if err != nil {
@@ -304,6 +314,24 @@ func newProxy(t *testing.T, target string) *proxy {
 }
 
 func (p *proxy) Addr() string { return p.ln.Addr().String() }
+
+// Cut drops every open connection and refuses new ones until Restore.
+func (p *proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+// Restore accepts connections again after Cut.
+func (p *proxy) Restore() {
+	p.mu.Lock()
+	p.cut = false
+	p.mu.Unlock()
+}
 
 // Close stops accepting and cuts every open connection.
 func (p *proxy) Close() {

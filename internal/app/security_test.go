@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,93 @@ func TestReusedKeyWithNewTokenLinksTheNewAccount(t *testing.T) {
 	if n := in.app.Sandbox.Calls(sandbox.OpGoPayBankDetails); n != 2 {
 		t.Fatalf("%d bank-details calls, want 2", n)
 	}
+}
+
+// throughProxy rewrites a database URL to go through p.
+func throughProxy(t *testing.T, databaseURL string, p *proxy) string {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = p.Addr()
+	return u.String()
+}
+
+// untilNot503 repeats a request while the service says a store is still coming back, as a
+// client honouring Retry-After would (the pool may hand out a connection that died in the cut).
+func untilNot503(t *testing.T, send func() response) response {
+	t.Helper()
+	var r response
+	for range 20 {
+		if r = send(); r.status != 503 {
+			return r
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return r
+}
+
+// Issue 7 §2 and §3: PostgreSQL going away is a 503 store_unavailable with Retry-After, never
+// a 500; and a link whose upstream exchange succeeded while the insert failed is not lost: the
+// client's retry (with or without a Request-Id) is replayed by GoPay and stored.
+func TestPostgresBlipIs503AndLosesNoLink(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := newProxy(t, "127.0.0.1:5432")
+	in := start(t, e.with("DATABASE_URL", throughProxy(t, e["DATABASE_URL"], p)))
+	sb := in.app.SandboxURL()
+	auth := in.login(sb, "erin")
+	keyless := accountToken(t, sb, "3000000003")
+	keyed := accountToken(t, sb, "4000000004")
+
+	p.Cut()
+	list := in.do("GET", "/v1/bank-accounts", "", "Authorization", auth)
+	problem(t, list, 503, "store_unavailable", "")
+	if ra := list.header.Get("Retry-After"); ra == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	code := sandboxPost(t, sb, "/sandbox/auth-codes", `{"user_id":"erin"}`, "auth_code")
+	problem(t, in.do("POST", "/v1/sessions", `{"auth_code":"`+code+`"}`), 503, "store_unavailable", "")
+	// The exchanges succeed upstream (the tokens are consumed), the inserts fail.
+	problem(t, in.do("POST", "/v1/bank-accounts", `{"account_token":"`+keyless+`"}`, "Authorization", auth), 503, "store_unavailable", "")
+	problem(t, in.do("POST", "/v1/bank-accounts", `{"account_token":"`+keyed+`"}`, "Authorization", auth,
+		"Request-Id", "blip-key-0001"), 503, "store_unavailable", "")
+	if n := in.app.Sandbox.Calls(sandbox.OpGoPayBankDetails); n != 2 {
+		t.Fatalf("%d bank-details calls, want 2", n)
+	}
+
+	p.Restore()
+	r := untilNot503(t, func() response {
+		return in.do("POST", "/v1/bank-accounts", `{"account_token":"`+keyless+`"}`, "Authorization", auth)
+	})
+	if r.status != 201 || !strings.Contains(string(r.body), "0003") {
+		t.Fatalf("keyless retry after a failed insert: %d %s", r.status, r.body)
+	}
+	r = untilNot503(t, func() response {
+		return in.do("POST", "/v1/bank-accounts", `{"account_token":"`+keyed+`"}`, "Authorization", auth, "Request-Id", "blip-key-0001")
+	})
+	if r.status != 201 || !strings.Contains(string(r.body), "0004") {
+		t.Fatalf("keyed retry after a failed insert: %d %s", r.status, r.body)
+	}
+	var got struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(in.do("GET", "/v1/bank-accounts", "", "Authorization", auth).body, &got); err != nil || len(got.Data) != 2 {
+		t.Fatalf("want both accounts stored, got %+v (%v)", got.Data, err)
+	}
+	metrics := string(in.do("GET", "/metrics", "").body)
+	if strings.Contains(metrics, `status="500"`) {
+		t.Fatalf("a store blip answered 500:\n%s", grepLines(metrics, `status="500"`))
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

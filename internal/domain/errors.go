@@ -6,6 +6,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error by what the caller can do about it.
@@ -61,6 +62,8 @@ type Error struct {
 	Message string
 	Field   string
 	Err     error
+	// RetryAfter tells the client when to try again (429, 503); zero means the handler's default.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -94,6 +97,12 @@ func NotFound(what string) *Error {
 // Unauthenticated reports a missing or bad session.
 func Unauthenticated(message string) *Error {
 	return &Error{Kind: KindUnauthenticated, Code: CodeUnauthenticated, Message: message}
+}
+
+// StoreUnavailable reports that one of our own stores (the database, Redis) cannot be reached:
+// 503 store_unavailable, and the client retries after Retry-After.
+func StoreUnavailable(what string, cause error) *Error {
+	return &Error{Kind: KindUnavailable, Code: CodeStoreUnavailable, Message: what + " is unavailable; retry shortly", Err: cause}
 }
 
 // As returns the *Error in err's chain, or an internal error wrapping err.

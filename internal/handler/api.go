@@ -42,6 +42,10 @@ func (s *server) GetHealthz(context.Context, api.GetHealthzRequestObject) (api.G
 	return api.GetHealthz200JSONResponse{Status: api.Ok}, nil
 }
 
+func (s *server) HeadHealthz(context.Context, api.HeadHealthzRequestObject) (api.HeadHealthzResponseObject, error) {
+	return api.HeadHealthz200Response{}, nil
+}
+
 func (s *server) GetReadyz(ctx context.Context, _ api.GetReadyzRequestObject) (api.GetReadyzResponseObject, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -81,7 +85,10 @@ func (s *server) CreateSession(ctx context.Context, req api.CreateSessionRequest
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateSession201JSONResponse{SessionToken: token, TokenType: api.SessionTokenTypeBearer, ExpiresAt: exp.UTC()}, nil
+	return api.CreateSession201JSONResponse{
+		Body:    api.Session{SessionToken: token, TokenType: api.SessionTokenTypeBearer, ExpiresAt: exp.UTC()},
+		Headers: api.CreateSession201ResponseHeaders{CacheControl: noStoreValue},
+	}, nil
 }
 
 func (s *server) LinkBankAccount(ctx context.Context, req api.LinkBankAccountRequestObject) (api.LinkBankAccountResponseObject, error) {

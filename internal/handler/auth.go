@@ -42,15 +42,20 @@ type authenticator struct {
 }
 
 func (a *authenticator) check(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
-	unauthenticated := func(msg string) error {
-		return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: domain.Unauthenticated(msg)}
-	}
 	c := oapimw.GetEchoContext(ctx)
 	if c == nil {
 		return errors.New("no echo context in validator")
 	}
+	unauthenticated := func(msg string) error {
+		challenge := bearerChallenge
+		if in.SecuritySchemeName == "internalClient" {
+			challenge = basicChallenge
+		}
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+		return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: domain.Unauthenticated(msg)}
+	}
 	req := in.RequestValidationInput.Request
-	bearer, hasBearer := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	bearer, hasBearer := bearerToken(req.Header.Get(echo.HeaderAuthorization))
 	with := func(k, v any) { c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), k, v))) }
 
 	switch in.SecuritySchemeName {
@@ -70,7 +75,7 @@ func (a *authenticator) check(ctx context.Context, in *openapi3filter.Authentica
 		}
 		if err := a.clients.Check(id, secret); err != nil {
 			a.metrics.TokenRequests.WithLabelValues("refused").Inc()
-			return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: err}
+			return unauthenticated(domain.As(err).Message)
 		}
 		with(clientKey{}, id)
 	case "internalToken":
@@ -93,4 +98,15 @@ func (a *authenticator) check(ctx context.Context, in *openapi3filter.Authentica
 		return unauthenticated("unknown security scheme")
 	}
 	return nil
+}
+
+// bearerToken reads "Bearer <token>" from an Authorization header. The scheme is
+// case-insensitive (RFC 9110 §11.1), so "bearer" and "BEARER" are Bearer too.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }

@@ -98,8 +98,11 @@ func (s *server) CreateInternalAccessToken(ctx context.Context, _ api.CreateInte
 		return nil, err
 	}
 	s.metrics.TokenRequests.WithLabelValues("issued").Inc()
-	return api.CreateInternalAccessToken200JSONResponse{AccessToken: token, TokenType: api.InternalTokenTokenTypeBearer,
-		ExpiresIn: int(s.internalAuth.TTL().Seconds())}, nil
+	return api.CreateInternalAccessToken200JSONResponse{
+		Body: api.InternalToken{AccessToken: token, TokenType: api.InternalTokenTokenTypeBearer,
+			ExpiresIn: int(s.internalAuth.TTL().Seconds())},
+		Headers: api.CreateInternalAccessToken200ResponseHeaders{CacheControl: noStoreValue},
+	}, nil
 }
 
 func (s *server) GetInternalPaymentOptions(ctx context.Context, req api.GetInternalPaymentOptionsRequestObject) (api.GetInternalPaymentOptionsResponseObject, error) {

@@ -2,8 +2,11 @@ package handler
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -48,6 +51,24 @@ func accountsError(status int, message string) api.AccountsError {
 	return e
 }
 
+// defaultRetryAfter is what a 503 without a better estimate tells the client: long enough for a
+// store to come back from a restart or a failover, short enough not to strand a user.
+const defaultRetryAfter = 2 * time.Second
+
+// retryAfterSeconds renders a Retry-After value: whole seconds, rounded up, at least one.
+func retryAfterSeconds(d time.Duration) string {
+	if d <= 0 {
+		d = defaultRetryAfter
+	}
+	return strconv.FormatInt(max(1, int64(math.Ceil(d.Seconds()))), 10)
+}
+
+// Challenges sent with a 401 (RFC 9110 §11.6.1), by the scheme the route wants.
+const (
+	bearerChallenge = `Bearer realm="gopay-bff"`
+	basicChallenge  = `Basic realm="gopay-bff-internal", charset="UTF-8"`
+)
+
 // errorHandler renders every error as application/problem+json. Internal errors are logged
 // in full for the operator and reach the client as a bare "internal error".
 func errorHandler(log *zap.Logger) echo.HTTPErrorHandler {
@@ -61,6 +82,14 @@ func errorHandler(log *zap.Logger) echo.HTTPErrorHandler {
 		}
 		if c.Response().Committed {
 			return
+		}
+		switch status {
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+			c.Response().Header().Set("Retry-After", retryAfterSeconds(e.RetryAfter))
+		case http.StatusUnauthorized:
+			if c.Response().Header().Get(echo.HeaderWWWAuthenticate) == "" {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, bearerChallenge)
+			}
 		}
 		p := api.Problem{
 			Type:   "urn:gopay-bff:problem:" + e.Code,

@@ -94,11 +94,13 @@ func validatorOptions(a *authenticator) openapi3filter.Options {
 	return o
 }
 
+const noStoreValue = "no-store"
+
 // noStore keeps every answer out of shared and browser caches: they carry session and access
 // tokens, bank details and payment-option tokens, and none is the same for two callers.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		c.Response().Header().Set(echo.HeaderCacheControl, noStoreValue)
 		return next(c)
 	}
 }

@@ -32,7 +32,7 @@ func NewBankAccounts(pool *pgxpool.Pool, ring *seal.Keyring, indexKey []byte) *B
 // Upsert stores the account, or returns the one already stored for the same user, bank and
 // number (created is false then; the name is refreshed).
 func (r *BankAccounts) Upsert(ctx context.Context, userID uuid.UUID, d domain.BankDetails) (a domain.BankAccount, created bool, err error) {
-	defer domain.Wrap(&err, "repo.BankAccounts.Upsert")
+	defer wrap(&err, "repo.BankAccounts.Upsert")
 	sealed, err := r.ring.Seal([]byte(d.AccountNumber), userID.String(), accountNumberColumn)
 	if err != nil {
 		return a, false, err
@@ -56,7 +56,7 @@ func (r *BankAccounts) Upsert(ctx context.Context, userID uuid.UUID, d domain.Ba
 // List returns the user's accounts, newest first, without opening the numbers: the list only
 // needs the last four digits.
 func (r *BankAccounts) List(ctx context.Context, userID uuid.UUID) (_ []domain.BankAccount, err error) {
-	defer domain.Wrap(&err, "repo.BankAccounts.List")
+	defer wrap(&err, "repo.BankAccounts.List")
 	rows, err := r.pool.Query(ctx, `
 		SELECT id, user_id, bank_code, account_name, account_number_last4, created_at
 		FROM bank_accounts WHERE user_id = $1 ORDER BY created_at DESC, id DESC`, userID)
@@ -72,7 +72,7 @@ func (r *BankAccounts) List(ctx context.Context, userID uuid.UUID) (_ []domain.B
 
 // Get returns one of the user's accounts with its number opened.
 func (r *BankAccounts) Get(ctx context.Context, userID, id uuid.UUID) (a domain.BankAccount, err error) {
-	defer domain.Wrap(&err, "repo.BankAccounts.Get")
+	defer wrap(&err, "repo.BankAccounts.Get")
 	var sealed []byte
 	err = r.pool.QueryRow(ctx, `
 		SELECT id, user_id, bank_code, account_name, account_number_sealed, account_number_last4, created_at
@@ -95,7 +95,7 @@ func (r *BankAccounts) Get(ctx context.Context, userID, id uuid.UUID) (a domain.
 // Delete removes one of the user's accounts. Another user's id answers NotFound, exactly as
 // an unknown id does, so ids cannot be probed.
 func (r *BankAccounts) Delete(ctx context.Context, userID, id uuid.UUID) (err error) {
-	defer domain.Wrap(&err, "repo.BankAccounts.Delete")
+	defer wrap(&err, "repo.BankAccounts.Delete")
 	tag, err := r.pool.Exec(ctx, `DELETE FROM bank_accounts WHERE user_id = $1 AND id = $2`, userID, id)
 	if err != nil {
 		return err

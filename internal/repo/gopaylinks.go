@@ -53,7 +53,7 @@ func (r *GoPayLinks) openOptional(b []byte, aad ...string) (string, error) {
 
 // Save stores the user's link, replacing any previous one (and its options).
 func (r *GoPayLinks) Save(ctx context.Context, l domain.GoPayLink) (_ domain.GoPayLink, err error) {
-	defer domain.Wrap(&err, "repo.GoPayLinks.Save")
+	defer wrap(&err, "repo.GoPayLinks.Save")
 	uid := l.UserID.String()
 	phone, err := r.ring.Seal([]byte(l.Phone), uid, linkPhoneColumn)
 	if err != nil {
@@ -93,7 +93,7 @@ func (r *GoPayLinks) Save(ctx context.Context, l domain.GoPayLink) (_ domain.GoP
 
 // Get returns the user's link with its sealed fields opened.
 func (r *GoPayLinks) Get(ctx context.Context, userID uuid.UUID) (l domain.GoPayLink, err error) {
-	defer domain.Wrap(&err, "repo.GoPayLinks.Get")
+	defer wrap(&err, "repo.GoPayLinks.Get")
 	row := r.pool.QueryRow(ctx, `SELECT `+linkSelectFields+` FROM gopay_links WHERE user_id = $1`, userID)
 	l, err = r.scan(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -131,7 +131,7 @@ func (r *GoPayLinks) scan(row pgx.Row) (domain.GoPayLink, error) {
 // SetStatus changes the link's status. Leaving active drops the customer token and the
 // payment options: nothing may be charged through an inactive link.
 func (r *GoPayLinks) SetStatus(ctx context.Context, userID uuid.UUID, status domain.LinkStatus) (err error) {
-	defer domain.Wrap(&err, "repo.GoPayLinks.SetStatus")
+	defer wrap(&err, "repo.GoPayLinks.SetStatus")
 	return inTx(ctx, r.pool, func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, `
@@ -152,7 +152,7 @@ func (r *GoPayLinks) SetStatus(ctx context.Context, userID uuid.UUID, status dom
 
 // Activate marks a link active with its (new) customer token.
 func (r *GoPayLinks) Activate(ctx context.Context, userID uuid.UUID, customerToken string) (err error) {
-	defer domain.Wrap(&err, "repo.GoPayLinks.Activate")
+	defer wrap(&err, "repo.GoPayLinks.Activate")
 	token, err := r.ring.Seal([]byte(customerToken), userID.String(), linkTokenColumn)
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func (r *GoPayLinks) Activate(ctx context.Context, userID uuid.UUID, customerTok
 
 // ReplaceOptions stores a refresh's payment options, stamped with when the refresh started.
 func (r *GoPayLinks) ReplaceOptions(ctx context.Context, userID uuid.UUID, linkID int64, opts []domain.PaymentOption, refreshedAt time.Time) (err error) {
-	defer domain.Wrap(&err, "repo.GoPayLinks.ReplaceOptions")
+	defer wrap(&err, "repo.GoPayLinks.ReplaceOptions")
 	uid := userID.String()
 	rows := make([][]any, 0, len(opts))
 	for i, o := range opts {
@@ -194,7 +194,7 @@ func (r *GoPayLinks) ReplaceOptions(ctx context.Context, userID uuid.UUID, linkI
 
 // Options returns the link's stored payment options with their tokens opened.
 func (r *GoPayLinks) Options(ctx context.Context, userID uuid.UUID, linkID int64) (_ []domain.PaymentOption, err error) {
-	defer domain.Wrap(&err, "repo.GoPayLinks.Options")
+	defer wrap(&err, "repo.GoPayLinks.Options")
 	rows, err := r.pool.Query(ctx, `SELECT o.name, o.active, o.balance::text, o.currency, o.token_sealed
 		FROM payment_options o JOIN gopay_links l ON l.id = o.link_id
 		WHERE o.link_id = $1 AND l.user_id = $2 ORDER BY o.position`, linkID, userID)
@@ -218,7 +218,7 @@ func (r *GoPayLinks) Options(ctx context.Context, userID uuid.UUID, linkID int64
 
 // Page lists links by id, perPage at a time (page from 1), with the total count.
 func (r *GoPayLinks) Page(ctx context.Context, page, perPage int) (_ []domain.GoPayLink, total int, err error) {
-	defer domain.Wrap(&err, "repo.GoPayLinks.Page")
+	defer wrap(&err, "repo.GoPayLinks.Page")
 	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM gopay_links`).Scan(&total); err != nil {
 		return nil, 0, err
 	}

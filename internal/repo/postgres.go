@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
@@ -20,6 +21,8 @@ import (
 	"github.com/gopay-miniapp/bff/migrations"
 )
 
+const defaultConnectTimeout = 3 * time.Second
+
 // Open connects a pool and checks the database answers.
 func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
@@ -27,6 +30,11 @@ func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Poo
 		return nil, errors.New("repo: DATABASE_URL does not parse") // the URL may hold a password: do not echo it
 	}
 	cfg.MaxConns = maxConns
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the URL a host that drops packets would hold a request for
+		// the kernel's TCP timeout (minutes); an unreachable database must fail fast as 503.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("repo: %w", err)
@@ -148,22 +156,4 @@ func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("database at migration %d, binary wants %d", version, want)
 	}
 	return nil
-}
-
-// inTx runs fn in a transaction and commits it, rolling back on any error. Commit's own
-// error is returned, never dropped.
-func inTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) (err error) {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	if err = fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
 }

@@ -31,7 +31,7 @@ func NewUsers(pool *pgxpool.Pool, ring *seal.Keyring) *Users {
 // Upsert finds or creates the user with this GoPay account id and stores the auth token,
 // sealed to the user's id.
 func (r *Users) Upsert(ctx context.Context, gopayAccountID, authToken string) (u domain.User, err error) {
-	defer domain.Wrap(&err, "repo.Users.Upsert")
+	defer wrap(&err, "repo.Users.Upsert")
 	u.GoPayAccountID = gopayAccountID
 	err = inTx(ctx, r.pool, func(tx pgx.Tx) error {
 		// The id must be known before sealing (it is the associated data), so the row is made
@@ -55,7 +55,7 @@ func (r *Users) Upsert(ctx context.Context, gopayAccountID, authToken string) (u
 
 // AuthToken opens the user's stored GoPay auth token.
 func (r *Users) AuthToken(ctx context.Context, userID uuid.UUID) (token string, err error) {
-	defer domain.Wrap(&err, "repo.Users.AuthToken")
+	defer wrap(&err, "repo.Users.AuthToken")
 	var sealed []byte
 	err = r.pool.QueryRow(ctx, `SELECT auth_token_sealed FROM users WHERE id = $1`, userID).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
