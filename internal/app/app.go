@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	snapClient, err := snap.New(snap.Options{
 		BaseURL: snapURL, ClientKey: cfg.SNAPClientKey, ClientSecret: cfg.SNAPClientSecret, PrivateKey: snapKey,
 		PartnerID: cfg.SNAPPartnerID, ChannelID: cfg.SNAPChannelID, MerchantID: cfg.SNAPMerchantID,
-		Upstream: upstreamClient("snap", cfg.SNAPTimeout, cfg.SNAPMaxAttempts), Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, Log: log,
+		Upstream: upstreamClient("snap", cfg.SNAPTimeout, cfg.SNAPMaxAttempts), Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, Sealer: ring, Log: log,
 	})
 	if err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		InternalAuth:   service.NewInternalAuth(clients, internalSigner, cfg.InternalTokenTTL),
 		Signer:         signer,
 		InternalSigner: internalSigner,
-		Idempotency:    idempotency.NewStore(a.rdb, cfg.RedisKeyPrefix, cfg.IdempotencyTTL, cfg.IdempotencyLockTTL),
+		Idempotency:    idempotency.NewStore(a.rdb, ring, cfg.RedisKeyPrefix, cfg.IdempotencyTTL, cfg.IdempotencyLockTTL),
 		Readiness: []handler.ReadinessCheck{
 			{Name: "postgres", Check: a.pool.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},

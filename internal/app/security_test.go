@@ -2,8 +2,10 @@ package app_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -37,26 +39,6 @@ func forgetRedis(t *testing.T, e env) {
 	}
 }
 
-// subject reads the user id out of a session token (the test trusts it: the service signed it).
-func subject(t *testing.T, bearer string) string {
-	t.Helper()
-	parts := strings.Split(strings.TrimPrefix(bearer, "Bearer "), ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", bearer)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var claims struct {
-		Sub string `json:"sub"`
-	}
-	if err := json.Unmarshal(raw, &claims); err != nil || claims.Sub == "" {
-		t.Fatalf("no subject in %s", raw)
-	}
-	return claims.Sub
-}
-
 // Issue 7 §1: once the stored answer is gone, a second user who sends the first user's
 // Request-Id with their own auth code must be signed in as themselves. The upstream Request-Id
 // used to be derived from scope and key only, so GoPay replayed the first user's answer.
@@ -81,7 +63,7 @@ func TestSameRequestIDNeverSignsInAnotherUser(t *testing.T) {
 
 	forgetRedis(t, e) // a Redis restart, or the replay window passing
 	mallory := open("mallory-takeover")
-	if subject(t, mallory) == subject(t, alice) {
+	if userID(t, mallory) == userID(t, alice) {
 		t.Fatal("the second user was signed in as the first")
 	}
 	if list := in.do("GET", "/v1/bank-accounts", "", "Authorization", mallory); strings.Contains(string(list.body), "1111") {
@@ -92,7 +74,7 @@ func TestSameRequestIDNeverSignsInAnotherUser(t *testing.T) {
 	// an unauthenticated request is scoped by the credential it presents.
 	bob := open("bob-takeover")
 	carol := open("carol-takeover")
-	if subject(t, bob) == subject(t, carol) {
+	if userID(t, bob) == userID(t, carol) {
 		t.Fatal("two users with one Request-Id share a session")
 	}
 }
@@ -203,16 +185,249 @@ func TestPostgresBlipIs503AndLosesNoLink(t *testing.T) {
 	}
 	metrics := string(in.do("GET", "/metrics", "").body)
 	if strings.Contains(metrics, `status="500"`) {
-		t.Fatalf("a store blip answered 500:\n%s", grepLines(metrics, `status="500"`))
+		t.Fatalf("a store blip answered 500:\n%s", grep(metrics, `status="500"`))
 	}
 }
 
-func grepLines(s, substr string) string {
-	var out []string
-	for _, line := range strings.Split(s, "\n") {
-		if strings.Contains(line, substr) {
-			out = append(out, line)
+// onlyReader hides a reader's length, so the client sends the body chunked.
+type onlyReader struct{ io.Reader }
+
+// Issue 7 §4: what the body parsers used to accept or mis-answer.
+func TestHostileBodies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := start(t, e)
+	sb := in.app.SandboxURL()
+	auth := in.login(sb, "frank")
+	calls := func() int { return in.app.Sandbox.Calls(sandbox.OpGoPayBankDetails) }
+
+	send := func(body io.Reader, headers ...string) response {
+		req, err := http.NewRequest("POST", in.base+"/v1/bank-accounts", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", auth)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := in.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+
+	t.Run("ChunkedOverLimitIs413", func(t *testing.T) {
+		big := `{"account_token":"` + strings.Repeat("a", 70000) + `"}`
+		problem(t, send(onlyReader{strings.NewReader(big)}), 413, "request_too_large", "")
+		ok := send(onlyReader{strings.NewReader(`{"account_token":"` + accountToken(t, sb, "6000000006") + `"}`)})
+		if ok.status != 201 {
+			t.Fatalf("a chunked body under the limit: %d %s", ok.status, ok.body)
+		}
+	})
+	t.Run("MediaTypeAndSchemeAreCaseInsensitive", func(t *testing.T) {
+		r := send(strings.NewReader(`{"account_token":"`+accountToken(t, sb, "6000000007")+`"}`),
+			"Content-Type", "APPLICATION/JSON; Charset=UTF-8", "Authorization", "bearer "+strings.TrimPrefix(auth, "Bearer "))
+		if r.status != 201 {
+			t.Fatalf("APPLICATION/JSON and bearer: %d %s", r.status, r.body)
+		}
+		problem(t, send(strings.NewReader(`{"account_token":"x"}`), "Content-Type", "application/json; charset=latin1"),
+			415, "unsupported_media_type", "header.Content-Type")
+	})
+	before := calls()
+	for _, tc := range []struct{ name, body, field string }{
+		{"TrailingData", `{"account_token":"abc"} {"account_token":"def"}`, "body"},
+		{"TrailingGarbage", `{"account_token":"abc"}]`, "body"},
+		{"InvalidUTF8", "{\"account_token\":\"ab\xffcd\"}", "account_token"},
+		{"LoneSurrogate", `{"account_token":"ab\udc00"}`, "account_token"},
+		{"RepeatedMember", `{"account_token":"abc","account_token":"def"}`, "account_token"},
+		{"RepeatedMemberOtherCase", `{"account_token":"abc","Account_Token":"def"}`, "Account_Token"},
+		{"TooDeep", `{"account_token":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "account_token.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			problem(t, send(strings.NewReader(tc.body)), 400, "invalid_request", tc.field)
+		})
+	}
+	if n := calls() - before; n != 0 {
+		t.Fatalf("%d refused bodies reached GoPay", n)
+	}
+}
+
+// redisValues returns every string value under the test's prefix, keyed by name.
+func redisValues(t *testing.T, e env) map[string]string {
+	t.Helper()
+	opts, err := redis.ParseURL(e["REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	out := map[string]string{}
+	iter := rdb.Scan(ctx, 0, e["REDIS_KEY_PREFIX"]+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if v, err := rdb.Get(ctx, iter.Val()).Result(); err == nil {
+			out[iter.Val()] = v
 		}
 	}
-	return strings.Join(out, "\n")
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Issue 7 §6: Redis holds no secret in clear: not the shared B2B token, not the session and
+// access tokens inside stored replays, not the bank details inside a stored link answer. Replays
+// still answer byte for byte, with Cache-Control: no-store.
+func TestRedisHoldsNoSecretInClear(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := start(t, e)
+	sb := in.app.SandboxURL()
+
+	code := sandboxPost(t, sb, "/sandbox/auth-codes", `{"user_id":"hana"}`, "auth_code")
+	open := func() response {
+		return in.do("POST", "/v1/sessions", `{"auth_code":"`+code+`"}`, "Request-Id", "session-key-0001")
+	}
+	first := open()
+	if first.status != 201 || first.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("session: %d %v %s", first.status, first.header, first.body)
+	}
+	replay := open()
+	if replay.header.Get("Idempotent-Replayed") != "true" || string(replay.body) != string(first.body) ||
+		replay.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("replay: %v %s", replay.header, replay.body)
+	}
+	sessionToken := first.json(t)["session_token"].(string)
+	auth := "Bearer " + sessionToken
+
+	link := in.do("POST", "/v1/bank-accounts", `{"account_token":"`+accountToken(t, sb, "7700112233")+`"}`,
+		"Authorization", auth, "Request-Id", "link-key-0001")
+	if link.status != 201 {
+		t.Fatalf("link: %d %s", link.status, link.body)
+	}
+	token := func() response {
+		req := `{"grant_type":"client_credentials"}`
+		return in.do("POST", "/internal/v1/access-token", req, "Authorization", basic("payments", internalSecret),
+			"Request-Id", "token-key-0001")
+	}
+	issued := token()
+	if issued.status != 200 || issued.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("access token: %d %v", issued.status, issued.header)
+	}
+	if again := token(); string(again.body) != string(issued.body) {
+		t.Fatal("the access-token replay differs")
+	}
+	accessToken := issued.json(t)["access_token"].(string)
+	if r := in.linkSNAP(auth, "81299990000"); r.status != 201 { // makes the shared B2B token
+		t.Fatalf("gopay link: %d %s", r.status, r.body)
+	}
+	b2b := in.app.Sandbox.IssuedB2BTokens()
+	if len(b2b) == 0 {
+		t.Fatal("no B2B token was issued")
+	}
+
+	values := redisValues(t, e)
+	if len(values) == 0 {
+		t.Fatal("nothing in Redis to check")
+	}
+	secrets := map[string]string{"session token": sessionToken, "access token": accessToken, "account number": "7700112233",
+		"account name": "Rafa refa", "auth code": code}
+	for i, tok := range b2b {
+		secrets[fmt.Sprintf("B2B token %d", i)] = tok
+	}
+	for key, v := range values {
+		for what, secret := range secrets {
+			if strings.Contains(v, secret) {
+				t.Errorf("%s in clear in Redis under %s", what, key)
+			}
+		}
+	}
+}
+
+// plain sends a request no contract documents (a junk method, a wrong one) with a plain client.
+func (in *instance) plain(method, path string, headers ...string) response {
+	in.t.Helper()
+	req, err := http.NewRequest(method, in.base+path, nil)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// Issue 7 §6: the smaller exposures.
+func TestSmallExposures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := newProxy(t, "127.0.0.1:5432")
+	in := start(t, e.with("DATABASE_URL", throughProxy(t, e["DATABASE_URL"], p)))
+
+	t.Run("JunkMethodsDoNotGrowMetrics", func(t *testing.T) {
+		before := len(in.do("GET", "/metrics", "").body)
+		for i := range 200 {
+			in.plain(fmt.Sprintf("JUNK%04d", i), "/v1/bank-accounts")
+		}
+		m := string(in.do("GET", "/metrics", "").body)
+		if strings.Contains(m, "JUNK") || !strings.Contains(m, `method="OTHER"`) {
+			t.Fatalf("junk methods reached the labels:\n%s", grep(m, "JUNK"))
+		}
+		if grown := len(m) - before; grown > 4096 {
+			t.Fatalf("metrics grew by %d bytes for 200 junk methods", grown)
+		}
+	})
+	t.Run("WrongMethodIs405WithAllow", func(t *testing.T) {
+		r := in.plain("PUT", "/v1/bank-accounts")
+		if r.status != 405 || !strings.Contains(r.header.Get("Allow"), "GET") || !strings.Contains(r.header.Get("Allow"), "POST") {
+			t.Fatalf("PUT /v1/bank-accounts: %d Allow=%q %s", r.status, r.header.Get("Allow"), r.body)
+		}
+		if r.header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("405 is not a problem: %s", r.header.Get("Content-Type"))
+		}
+		if r := in.plain("GET", "/v1/nothing-here"); r.status != 404 {
+			t.Fatalf("unknown path: %d", r.status)
+		}
+	})
+	t.Run("HeadHealthz", func(t *testing.T) {
+		if r := in.do("HEAD", "/healthz", ""); r.status != 200 {
+			t.Fatalf("HEAD /healthz: %d", r.status)
+		}
+	})
+	t.Run("UnauthorizedNamesTheScheme", func(t *testing.T) {
+		if r := in.do("GET", "/v1/bank-accounts", ""); r.status != 401 || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer ") {
+			t.Fatalf("session route: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+		}
+		r := in.do("POST", "/internal/v1/access-token", `{"grant_type":"client_credentials"}`, "Authorization", basic("payments", "wrong"))
+		if r.status != 401 || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic ") {
+			t.Fatalf("client-credentials route: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("ReadyzKeepsDetailsForTheLog", func(t *testing.T) {
+		p.Cut()
+		defer p.Restore()
+		r := in.do("GET", "/readyz", "")
+		checks, _ := r.json(t)["checks"].(map[string]any)
+		if r.status != 503 || checks["postgres"] != "unavailable" {
+			t.Fatalf("readyz: %d %s", r.status, r.body)
+		}
+		for _, detail := range []string{"127.0.0.1", p.Addr(), "postgres@", "bfftest_", "dial", "connect"} {
+			if strings.Contains(string(r.body), detail) {
+				t.Fatalf("readyz tells anyone %q: %s", detail, r.body)
+			}
+		}
+		if in.logs.FilterMessage("readiness check failed").Len() == 0 {
+			t.Fatal("the operator's log does not say why")
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ type Config struct {
 	CardBindingTTL     time.Duration `env:"CARD_BINDING_TTL" envDefault:"15m" help:"how long a started card binding can be completed"`
 	PublicBaseURL      string        `env:"PUBLIC_BASE_URL" help:"this service's external base URL, for the card-binding redirect targets; default http://HTTP_ADDR"`
 
-	InternalClients   string        `env:"INTERNAL_CLIENTS" help:"internal callers allowed to fetch payment-option tokens: id:sha256hex(secret), comma-separated"`
+	InternalClients   string        `env:"INTERNAL_CLIENTS" secret:"clients" help:"internal callers allowed to fetch payment-option tokens: id:sha256hex(secret), comma-separated"`
 	InternalTokenTTL  time.Duration `env:"INTERNAL_TOKEN_TTL" envDefault:"5m" help:"lifetime of internal access tokens"`
 	StaleTokensMaxAge time.Duration `env:"STALE_TOKENS_MAX_AGE" envDefault:"15m" help:"if a refresh fails, last payment-option tokens younger than this are served marked stale; older ones are not served"`
 
@@ -302,6 +303,8 @@ func (c *Config) LogFields() []zap.Field {
 			val = maskSecret(val)
 		case "url":
 			val = maskURL(val)
+		case "clients":
+			val = clientIDs(val)
 		}
 		fields = append(fields, zap.String(name, val))
 	}
@@ -310,6 +313,21 @@ func (c *Config) LogFields() []zap.Field {
 		fields = append(fields, zap.String("dev_keys_file", c.DevKeysFile))
 	}
 	return fields
+}
+
+// clientIDs shows which internal clients are configured, never their secrets' hashes: a
+// SHA-256 of a weak secret can be brute-forced offline.
+func clientIDs(spec string) string {
+	clients, err := ParseInternalClients(spec)
+	if err != nil {
+		return "(unparsable)"
+	}
+	ids := make([]string, 0, len(clients))
+	for id := range clients {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
 }
 
 func maskSecret(v string) string {

@@ -14,9 +14,10 @@ import (
 	"github.com/gopay-miniapp/bff/internal/jsonguard"
 )
 
-// maxJSONDepth bounds nesting in request bodies. Our deepest documented body nests two levels;
-// the margin is for clients that send extra members, which the contract may refuse by name.
-const maxJSONDepth = 32
+// bodyLimits bound a request body's shape before any parser allocates for it. Our deepest
+// documented body nests two levels and holds under 20 values; the margins are for clients that
+// send extra members, which the contract then refuses by name.
+var bodyLimits = jsonguard.Limits{Depth: 32, Values: 512}
 
 type bodyKey struct{}
 
@@ -57,7 +58,7 @@ func readBody(limit int64) echo.MiddlewareFunc {
 			if isJSON, err := normaliseJSONType(req.Header); err != nil {
 				return err
 			} else if isJSON {
-				if err := jsonguard.Check(body, maxJSONDepth); err != nil {
+				if err := jsonguard.Check(body, bodyLimits); err != nil {
 					var ge *jsonguard.Error
 					errors.As(err, &ge)
 					return domain.Invalid(ge.Field, ge.Reason)

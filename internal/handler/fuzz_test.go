@@ -150,7 +150,7 @@ func newTestServer(tb testing.TB) (*echo.Echo, string) {
 			WebviewBase: "http://webview", RedirectURLs: CardRedirectURLs("http://bff"), ReturnURL: "app://back", TTL: time.Minute}),
 		Signer:         signer,
 		InternalSigner: internal,
-		Idempotency:    idempotency.NewStore(rdb, prefix, time.Minute, time.Minute),
+		Idempotency:    idempotency.NewStore(rdb, testenv.Keyring(tb), prefix, time.Minute, time.Minute),
 		Metrics:        metrics.New(),
 		Log:            zap.NewNop(),
 		MaxBodyBytes:   4096,

@@ -75,7 +75,7 @@ func New(d Deps) (*echo.Echo, error) {
 		idempotent(d.Idempotency, d.Metrics, d.Log),
 	)
 	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, gopay: d.GoPay, cards: d.Cards, internalAuth: d.InternalAuth,
-		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics}
+		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics, log: d.Log}
 	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
 	return e, nil
 }

@@ -13,7 +13,7 @@ import (
 // against a replay (SET NX + GET), side by side in one run.
 func BenchmarkClaimAndComplete(b *testing.B) {
 	_, rdb, prefix := testenv.Redis(b)
-	s := NewStore(rdb, prefix, time.Minute, time.Minute)
+	s := NewStore(rdb, testenv.Keyring(b), prefix, time.Minute, time.Minute)
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {
@@ -30,7 +30,7 @@ func BenchmarkClaimAndComplete(b *testing.B) {
 
 func BenchmarkReplay(b *testing.B) {
 	_, rdb, prefix := testenv.Redis(b)
-	s := NewStore(rdb, prefix, time.Minute, time.Minute)
+	s := NewStore(rdb, testenv.Keyring(b), prefix, time.Minute, time.Minute)
 	ctx := context.Background()
 	c, _, _ := s.Begin(ctx, "bench", "replayed-key", "fp")
 	_ = c.Complete(ctx, Response{Status: 201, Body: []byte(`{"id":"x"}`)})

@@ -51,20 +51,31 @@ type record struct {
 	Response    *Response `json:"response,omitempty"`
 }
 
+// Sealer encrypts what the store keeps: stored answers carry session and access tokens and
+// bank details, and Redis is not where those may sit in clear. seal.Keyring is one.
+type Sealer interface {
+	Seal(plaintext []byte, aad ...string) ([]byte, error)
+	Open(sealed []byte, aad ...string) ([]byte, error)
+}
+
 // Store keeps records in Redis under prefix.
 type Store struct {
 	rdb     redis.UniversalClient
+	sealer  Sealer
 	prefix  string
 	ttl     time.Duration // how long a completed answer is replayed
 	lockTTL time.Duration // how long a claim outlives an instance that died holding it
 }
 
-func NewStore(rdb redis.UniversalClient, prefix string, ttl, lockTTL time.Duration) *Store {
-	if rdb == nil || ttl <= 0 || lockTTL <= 0 {
+func NewStore(rdb redis.UniversalClient, sealer Sealer, prefix string, ttl, lockTTL time.Duration) *Store {
+	if rdb == nil || sealer == nil || ttl <= 0 || lockTTL <= 0 {
 		panic("idempotency.NewStore: missing dependency")
 	}
-	return &Store{rdb: rdb, prefix: prefix + "idem:", ttl: ttl, lockTTL: lockTTL}
+	return &Store{rdb: rdb, sealer: sealer, prefix: prefix + "idem:", ttl: ttl, lockTTL: lockTTL}
 }
+
+// bodyAAD binds a sealed answer to its key: moved under another key, it does not open.
+const bodyAAD = "idempotency.response"
 
 // Claim is the right to run the request under a key, held until Complete or Release.
 type Claim struct {
@@ -109,9 +120,14 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 			return nil, nil, ErrMismatch
 		case rec.Response == nil:
 			return nil, nil, ErrInProgress
-		default:
-			return nil, rec.Response, nil
 		}
+		body, err := s.sealer.Open(rec.Response.Body, bodyAAD, rkey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("idempotency: stored answer does not open: %w", err)
+		}
+		resp := *rec.Response
+		resp.Body = body
+		return nil, &resp, nil
 	}
 	return nil, nil, ErrInProgress
 }
@@ -129,6 +145,11 @@ func (c *Claim) Complete(ctx context.Context, resp Response) error {
 	if err := json.Unmarshal([]byte(c.value), &rec); err != nil {
 		return err
 	}
+	sealed, err := c.store.sealer.Seal(resp.Body, bodyAAD, c.key)
+	if err != nil {
+		return err
+	}
+	resp.Body = sealed
 	rec.Owner, rec.Response = "", &resp
 	value, err := json.Marshal(rec)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 func newStore(t *testing.T, lockTTL time.Duration) *Store {
 	t.Helper()
 	_, rdb, prefix := testenv.Redis(t)
-	return NewStore(rdb, prefix, time.Hour, lockTTL)
+	return NewStore(rdb, testenv.Keyring(t), prefix, time.Hour, lockTTL)
 }
 
 func TestBeginCompleteReplay(t *testing.T) {

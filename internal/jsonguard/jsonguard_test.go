@@ -21,6 +21,9 @@ func TestCheck(t *testing.T) {
 		{"UTF8", `{"name":"Pak Budi – Jakarta ✓ 😀"}`, "", ""},
 		{"DepthAtLimit", deep(32), "", ""},
 		{"DifferentNames", `{"a":1,"b":2,"c":{"a":3}}`, "", ""},
+		{"ValuesAtLimit", "[" + strings.Repeat("0,", 62) + "0]", "", ""},
+		{"TooManyValues", "[" + strings.Repeat("0,", 63) + "0]", "63", "more than 64 values"},
+		{"TooManyMembers", `{"a":{` + strings.Repeat(`"k":{},`, 0) + `"b":[` + strings.Repeat("{},", 70) + `{}]}}`, "a.b.61", "more than 64 values"},
 
 		{"Empty", ``, "body", "required"},
 		{"OnlySpace", "  \n", "body", "required"},
@@ -49,7 +52,7 @@ func TestCheck(t *testing.T) {
 		{"EndsEarly", `[1,`, "body", "ends early"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Check([]byte(tc.body), 32)
+			err := Check([]byte(tc.body), Limits{Depth: 32, Values: 64})
 			if tc.field == "" {
 				if err != nil {
 					t.Fatalf("refused a good body: %v", err)
@@ -75,7 +78,7 @@ func TestCheck(t *testing.T) {
 func TestDeepBodyIsCheap(t *testing.T) {
 	body := []byte(strings.Repeat("[", 64<<10))
 	allocs := testing.AllocsPerRun(10, func() {
-		if Check(body, 32) == nil {
+		if Check(body, Limits{Depth: 32, Values: 1 << 20}) == nil {
 			t.Fatal("accepted")
 		}
 	})
@@ -92,7 +95,7 @@ func FuzzCheck(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		err := Check(b, 8)
+		err := Check(b, Limits{Depth: 8, Values: 1000})
 		valid := json.Valid(b)
 		if err == nil {
 			if !valid || !utf8.Valid(b) {
@@ -105,7 +108,7 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("error without field and reason: %v", err)
 		}
 		if valid {
-			for _, rule := range []string{"nested deeper", "UTF-8", "repeated", "control character"} {
+			for _, rule := range []string{"nested deeper", "values in the body", "UTF-8", "repeated", "control character"} {
 				if strings.Contains(e.Reason, rule) {
 					return
 				}

@@ -141,6 +141,18 @@ func (s *Sandbox) ExpireB2BTokens() {
 	s.b2bTokens = map[string]time.Time{}
 }
 
+// IssuedB2BTokens lists the B2B tokens still valid, so a test can look for them where they must
+// not be (logs, Redis, the database).
+func (s *Sandbox) IssuedB2BTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.b2bTokens))
+	for t := range s.b2bTokens {
+		out = append(out, t)
+	}
+	return out
+}
+
 // snapCall is a verified SNAP service call handed to an operation.
 type snapCall struct {
 	body     []byte

@@ -14,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gopay-miniapp/bff/internal/seal"
 )
 
 func serverURL(env, def string) string {
@@ -91,4 +93,18 @@ func Redis(tb testing.TB) (string, *redis.Client, string) {
 		_ = rdb.Close()
 	})
 	return raw, rdb, prefix
+}
+
+// Keyring returns a keyring with one fresh key, for stores that seal what they keep.
+func Keyring(tb testing.TB) *seal.Keyring {
+	tb.Helper()
+	keys, err := seal.ParseKeys(seal.NewKeySpec("test", 32), 32)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ring, err := seal.NewKeyring(keys)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ring
 }

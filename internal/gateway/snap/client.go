@@ -45,8 +45,10 @@ type Options struct {
 	Upstream     *upstream.Client
 	Redis        redis.UniversalClient
 	KeyPrefix    string
-	Log          *zap.Logger
-	Now          func() time.Time // default time.Now
+	// Sealer encrypts the shared B2B token in Redis (it authorises every SNAP call we make).
+	Sealer Sealer
+	Log    *zap.Logger
+	Now    func() time.Time // default time.Now
 	// RenewBefore is how long before expiry the B2B token is renewed (default 60 s).
 	RenewBefore time.Duration
 }
@@ -60,7 +62,7 @@ type Client struct {
 
 func New(o Options) (*Client, error) {
 	if o.BaseURL == "" || o.ClientKey == "" || o.ClientSecret == "" || o.PrivateKey == nil || o.PartnerID == "" ||
-		o.ChannelID == "" || o.MerchantID == "" || o.Upstream == nil || o.Redis == nil || o.Log == nil {
+		o.ChannelID == "" || o.MerchantID == "" || o.Upstream == nil || o.Redis == nil || o.Sealer == nil || o.Log == nil {
 		return nil, errors.New("snap.New: incomplete options")
 	}
 	if o.Now == nil {
@@ -71,7 +73,7 @@ func New(o Options) (*Client, error) {
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	c := &Client{o: o, ids: &externalIDs{rdb: o.Redis, prefix: o.KeyPrefix, now: o.Now}}
-	c.tokens = &tokenCache{rdb: o.Redis, key: o.KeyPrefix + "snap:b2b", lock: o.KeyPrefix + "snap:b2b:lock",
+	c.tokens = &tokenCache{rdb: o.Redis, sealer: o.Sealer, key: o.KeyPrefix + "snap:b2b", lock: o.KeyPrefix + "snap:b2b:lock",
 		renewBefore: o.RenewBefore, fetch: c.fetchAccessToken, now: o.Now}
 	return c, nil
 }

@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	f.url = srv.URL
 	_, rdb, prefix := testenv.Redis(t)
 	f.opts = Options{BaseURL: srv.URL, ClientKey: "ck", ClientSecret: "cs", PrivateKey: key, PartnerID: "P1",
-		ChannelID: "95221", MerchantID: "G12345", Redis: rdb, KeyPrefix: prefix, Log: zap.NewNop()}
+		ChannelID: "95221", MerchantID: "G12345", Redis: rdb, KeyPrefix: prefix, Sealer: testenv.Keyring(t), Log: zap.NewNop()}
 	return f
 }
 

@@ -17,6 +17,7 @@ import (
 // losers wait for the winner's token rather than fetch their own).
 type tokenCache struct {
 	rdb         redis.UniversalClient
+	sealer      Sealer
 	key, lock   string
 	renewBefore time.Duration
 	fetch       func(ctx context.Context) (token string, ttl time.Duration, err error)
@@ -25,6 +26,25 @@ type tokenCache struct {
 	sf    singleflight.Group
 	mu    sync.Mutex
 	local cachedToken
+}
+
+// Sealer encrypts values kept in Redis; seal.Keyring is one.
+type Sealer interface {
+	Seal(plaintext []byte, aad ...string) ([]byte, error)
+	Open(sealed []byte, aad ...string) ([]byte, error)
+}
+
+// tokenAAD binds the sealed token to its use.
+const tokenAAD = "snap.b2b_token"
+
+// decode opens a value read from Redis; anything that does not open or parse is no token.
+func (c *tokenCache) decode(raw []byte) (cachedToken, bool) {
+	var t cachedToken
+	plain, err := c.sealer.Open(raw, tokenAAD, c.key)
+	if err != nil || json.Unmarshal(plain, &t) != nil {
+		return cachedToken{}, false
+	}
+	return t, true
 }
 
 type cachedToken struct {
@@ -85,8 +105,8 @@ func (c *tokenCache) read(ctx context.Context) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	var t cachedToken
-	if json.Unmarshal(raw, &t) != nil || !t.usable(c.now(), c.renewBefore) {
+	t, ok := c.decode(raw)
+	if !ok || !t.usable(c.now(), c.renewBefore) {
 		return "", false
 	}
 	c.setLocal(t)
@@ -99,7 +119,11 @@ func (c *tokenCache) renew(ctx context.Context) (string, error) {
 		return "", err
 	}
 	t := cachedToken{Token: token, ExpiresAt: c.now().Add(ttl)}
-	raw, err := json.Marshal(t)
+	plain, err := json.Marshal(t)
+	if err != nil {
+		return "", err
+	}
+	raw, err := c.sealer.Seal(plain, tokenAAD, c.key)
 	if err != nil {
 		return "", err
 	}
@@ -130,8 +154,7 @@ func (c *tokenCache) Invalidate(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	var t cachedToken
-	if json.Unmarshal(raw, &t) == nil && t.Token == token {
+	if t, ok := c.decode(raw); ok && t.Token == token {
 		return deleteIfEqual.Run(ctx, c.rdb, []string{c.key}, string(raw)).Err()
 	}
 	return nil
