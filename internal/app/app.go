@@ -26,6 +26,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/handler"
 	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/ratelimit"
 	"github.com/gopay-miniapp/bff/internal/repo"
 	"github.com/gopay-miniapp/bff/internal/sandbox"
 	"github.com/gopay-miniapp/bff/internal/seal"
@@ -150,6 +151,14 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	users := repo.NewUsers(a.pool, ring)
 	accounts := repo.NewBankAccounts(a.pool, ring, indexKey)
 	links := repo.NewGoPayLinks(a.pool, ring)
+	policies, err := ratePolicies(cfg)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := cfg.TrustedProxyNets()
+	if err != nil {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
 	refreshes := coalesce.New(a.rdb, cfg.RedisKeyPrefix, 30*time.Second, a.Metrics.Coalesced)
 	e, err := handler.New(handler.Deps{
 		Sessions:     service.NewSessions(gopayClient, users, signer),
@@ -168,9 +177,12 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 			{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
 			{Name: "migrations", Check: func(ctx context.Context) error { return repo.CheckMigrations(ctx, a.pool) }},
 		},
-		Metrics:      a.Metrics,
-		Log:          log,
-		MaxBodyBytes: cfg.HTTPMaxBodyBytes,
+		Metrics:        a.Metrics,
+		Log:            log,
+		MaxBodyBytes:   cfg.HTTPMaxBodyBytes,
+		Limiter:        ratelimit.New(a.rdb, cfg.RedisKeyPrefix, a.Metrics.RateLimit, log),
+		Policies:       policies,
+		TrustedProxies: trusted,
 	})
 	if err != nil {
 		return nil, err
@@ -184,6 +196,26 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	return a, nil
+}
+
+// ratePolicies names each configured limit (config.validate already parsed them).
+func ratePolicies(cfg *config.Config) (handler.Policies, error) {
+	var errs []error
+	policy := func(name, spec string) ratelimit.Policy {
+		l, err := ratelimit.ParseLimit(spec)
+		errs = append(errs, err)
+		return ratelimit.Policy{Name: name, Limit: l}
+	}
+	p := handler.Policies{
+		SessionsPerIP:            policy("sessions_per_ip", cfg.RateLimitSessionsPerIP),
+		SessionsPerAuthCode:      policy("sessions_per_auth_code", cfg.RateLimitSessionsPerAuthCode),
+		WritesPerUser:            policy("writes_per_user", cfg.RateLimitWritesPerUser),
+		TokensPerClient:          policy("tokens_per_client", cfg.RateLimitTokensPerClient),
+		TokensPerIP:              policy("tokens_per_ip", cfg.RateLimitTokensPerIP),
+		TokenFailuresPerClientIP: policy("token_failures_per_client_ip", cfg.LockoutTokenFailuresPerClientIP),
+		TokenFailuresPerIP:       policy("token_failures_per_ip", cfg.LockoutTokenFailuresPerIP),
+	}
+	return p, errors.Join(errs...)
 }
 
 func openPostgres(ctx context.Context, cfg *config.Config, log *zap.Logger) (*pgxpool.Pool, error) {

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/gopay-miniapp/bff/internal/ratelimit"
 	"github.com/gopay-miniapp/bff/internal/seal"
 )
 
@@ -78,6 +79,15 @@ type Config struct {
 
 	IdempotencyTTL     time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h" help:"how long a completed request is replayed for its idempotency key"`
 	IdempotencyLockTTL time.Duration `env:"IDEMPOTENCY_LOCK_TTL" envDefault:"60s" help:"how long an in-progress key is held if its instance dies; above HTTP_WRITE_TIMEOUT"`
+
+	TrustedProxies                  string `env:"TRUSTED_PROXIES" help:"CIDRs of the proxies in front of the service, comma-separated; only they may name the client in X-Forwarded-For. Empty: the TCP peer is the client"`
+	RateLimitSessionsPerIP          string `env:"RATE_LIMIT_SESSIONS_PER_IP" envDefault:"120/1m" help:"POST /v1/sessions per client address (N/duration, or off)"`
+	RateLimitSessionsPerAuthCode    string `env:"RATE_LIMIT_SESSIONS_PER_AUTH_CODE" envDefault:"5/1m" help:"POST /v1/sessions per auth code (single use: retries only)"`
+	RateLimitWritesPerUser          string `env:"RATE_LIMIT_WRITES_PER_USER" envDefault:"60/1m" help:"POST and DELETE per signed-in user"`
+	RateLimitTokensPerClient        string `env:"RATE_LIMIT_TOKENS_PER_CLIENT" envDefault:"60/1m" help:"POST /internal/v1/access-token per internal client id"`
+	RateLimitTokensPerIP            string `env:"RATE_LIMIT_TOKENS_PER_IP" envDefault:"60/1m" help:"POST /internal/v1/access-token per client address"`
+	LockoutTokenFailuresPerClientIP string `env:"LOCKOUT_TOKEN_FAILURES_PER_CLIENT_IP" envDefault:"5/15m" help:"failed client-credential checks allowed per client id and address before a lockout"`
+	LockoutTokenFailuresPerIP       string `env:"LOCKOUT_TOKEN_FAILURES_PER_IP" envDefault:"20/15m" help:"failed client-credential checks allowed per address (any client id) before a lockout"`
 
 	DevStateDir string `env:"DEV_STATE_DIR" envDefault:".dev" help:"sandbox mode: where generated development keys are kept"`
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
@@ -224,6 +234,14 @@ func (c *Config) validate() error {
 	if c.SNAPMaxAttempts < 1 || c.SNAPMaxAttempts > 10 {
 		bad("SNAP_MAX_ATTEMPTS", "must be between 1 and 10")
 	}
+	for name, v := range c.RateLimits() {
+		if _, err := ratelimit.ParseLimit(v); err != nil {
+			bad(name, "%v", err)
+		}
+	}
+	if _, err := c.TrustedProxyNets(); err != nil {
+		bad("TRUSTED_PROXIES", "%v", err)
+	}
 	if _, err := ParseInternalClients(c.InternalClients); err != nil {
 		bad("INTERNAL_CLIENTS", "%v", err)
 	}
@@ -275,6 +293,40 @@ func checkUpstreamURL(raw string) error {
 		return nil
 	}
 	return fmt.Errorf("must be https (plain http only to a loopback sandbox)")
+}
+
+// RateLimits names every rate-limit and lockout setting with its value.
+func (c *Config) RateLimits() map[string]string {
+	return map[string]string{
+		"RATE_LIMIT_SESSIONS_PER_IP": c.RateLimitSessionsPerIP, "RATE_LIMIT_SESSIONS_PER_AUTH_CODE": c.RateLimitSessionsPerAuthCode,
+		"RATE_LIMIT_WRITES_PER_USER": c.RateLimitWritesPerUser, "RATE_LIMIT_TOKENS_PER_CLIENT": c.RateLimitTokensPerClient,
+		"RATE_LIMIT_TOKENS_PER_IP": c.RateLimitTokensPerIP, "LOCKOUT_TOKEN_FAILURES_PER_CLIENT_IP": c.LockoutTokenFailuresPerClientIP,
+		"LOCKOUT_TOKEN_FAILURES_PER_IP": c.LockoutTokenFailuresPerIP,
+	}
+}
+
+// TrustedProxyNets parses TRUSTED_PROXIES (a bare address is a /32 or /128).
+func (c *Config) TrustedProxyNets() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, part := range strings.Split(c.TrustedProxies, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			if ip := net.ParseIP(part); ip != nil && ip.To4() != nil {
+				part += "/32"
+			} else {
+				part += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return nil, fmt.Errorf("want CIDRs such as 10.0.0.0/8, comma-separated; got %q", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // BlindIndexKeyBytes decodes BLIND_INDEX_KEY.

@@ -22,6 +22,7 @@ const (
 	KindUpstream                    // an upstream rejected our call or answered nonsense: our side needs fixing
 	KindUnavailable                 // a dependency is down; retry later with the same idempotency key
 	KindTimeout                     // a dependency did not answer in time; retry with the same key
+	KindRateLimited                 // too many requests from this caller; retry after RetryAfter
 )
 
 // Stable machine-readable codes sent to clients in problem responses. Never rename one: the

@@ -16,6 +16,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/logging"
 	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/ratelimit"
 	"github.com/gopay-miniapp/bff/internal/service"
 )
 
@@ -37,6 +38,8 @@ type server struct {
 	gatherer     prometheus.Gatherer
 	metrics      *metrics.Metrics
 	log          *zap.Logger
+	limiter      *ratelimit.Limiter
+	policies     Policies
 }
 
 var _ api.StrictServerInterface = (*server)(nil)
@@ -86,6 +89,10 @@ func (s *server) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.G
 }
 
 func (s *server) CreateSession(ctx context.Context, req api.CreateSessionRequestObject) (api.CreateSessionResponseObject, error) {
+	// An auth code is single-use: beyond a few retries, trying one again is guessing or replaying.
+	if wait, ok := s.limiter.Allow(ctx, s.policies.SessionsPerAuthCode, ratelimit.Subject(req.Body.AuthCode)); !ok {
+		return nil, tooMany(wait, "this auth code was tried too often; get a new one from the SDK")
+	}
 	token, exp, err := s.sessions.Open(ctx, req.Body.AuthCode, idempotency.UpstreamRequestIDFrom(ctx))
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/ratelimit"
 	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
 )
@@ -39,6 +40,8 @@ type authenticator struct {
 	internal *session.Signer       // audience internal
 	clients  *service.InternalAuth // client credentials
 	metrics  *metrics.Metrics
+	limiter  *ratelimit.Limiter
+	policies Policies
 }
 
 func (a *authenticator) check(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
@@ -73,9 +76,8 @@ func (a *authenticator) check(ctx context.Context, in *openapi3filter.Authentica
 		if !ok {
 			return unauthenticated("send the client id and secret with HTTP Basic auth")
 		}
-		if err := a.clients.Check(id, secret); err != nil {
-			a.metrics.TokenRequests.WithLabelValues("refused").Inc()
-			return unauthenticated(domain.As(err).Message)
+		if err := a.checkClient(c, id, secret); err != nil {
+			return err
 		}
 		with(clientKey{}, id)
 	case "internalToken":
@@ -96,6 +98,41 @@ func (a *authenticator) check(ctx context.Context, in *openapi3filter.Authentica
 		}
 	default:
 		return unauthenticated("unknown security scheme")
+	}
+	return nil
+}
+
+// checkClient checks client credentials behind two lockouts: after repeated failures from one
+// address for one client id, and from one address for any client id, every attempt is refused
+// until the failure budget refills, right or wrong (so guessing stays slow). The lockout is by
+// address, not by client id alone, so nobody can lock a real client out from elsewhere.
+func (a *authenticator) checkClient(c echo.Context, id, secret string) error {
+	ctx, ip := c.Request().Context(), c.RealIP()
+	budgets := []struct {
+		policy  ratelimit.Policy
+		subject string
+	}{
+		{a.policies.TokenFailuresPerClientIP, ratelimit.Subject(id, ip)},
+		{a.policies.TokenFailuresPerIP, ratelimit.Subject(ip)},
+	}
+	for _, b := range budgets {
+		if wait, locked := a.limiter.LockedOut(ctx, b.policy, b.subject); locked {
+			a.metrics.TokenRequests.WithLabelValues("locked_out").Inc()
+			return &echo.HTTPError{Code: http.StatusTooManyRequests,
+				Internal: tooMany(wait, "too many failed attempts from this address; retry after Retry-After seconds")}
+		}
+	}
+	if err := a.clients.Check(id, secret); err != nil {
+		a.metrics.TokenRequests.WithLabelValues("refused").Inc()
+		for _, b := range budgets {
+			a.limiter.Failed(ctx, b.policy, b.subject)
+		}
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, basicChallenge)
+		return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: domain.Unauthenticated(domain.As(err).Message)}
+	}
+	if wait, ok := a.limiter.Allow(ctx, a.policies.TokensPerClient, ratelimit.Subject(id)); !ok {
+		return &echo.HTTPError{Code: http.StatusTooManyRequests,
+			Internal: tooMany(wait, "too many token requests for this client; reuse the token until it expires")}
 	}
 	return nil
 }

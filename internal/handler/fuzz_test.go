@@ -21,6 +21,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/gateway/snap"
 	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/ratelimit"
 	"github.com/gopay-miniapp/bff/internal/seal"
 	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
@@ -154,6 +155,7 @@ func newTestServer(tb testing.TB) (*echo.Echo, string) {
 		Metrics:        metrics.New(),
 		Log:            zap.NewNop(),
 		MaxBodyBytes:   4096,
+		Limiter:        ratelimit.New(rdb, prefix, metrics.New().RateLimit, zap.NewNop()),
 	})
 	if err != nil {
 		tb.Fatal(err)

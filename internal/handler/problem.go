@@ -29,6 +29,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindUpstream:        http.StatusBadGateway,
 	domain.KindUnavailable:     http.StatusServiceUnavailable,
 	domain.KindTimeout:         http.StatusGatewayTimeout,
+	domain.KindRateLimited:     http.StatusTooManyRequests,
 }
 
 // Codes for errors raised by the HTTP machinery rather than by a flow.

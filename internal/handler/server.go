@@ -5,6 +5,7 @@ package handler
 
 import (
 	"errors"
+	"net"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -16,6 +17,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/api"
 	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/ratelimit"
 	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
 )
@@ -40,12 +42,15 @@ type Deps struct {
 	Metrics        *metrics.Metrics
 	Log            *zap.Logger
 	MaxBodyBytes   int64
+	Limiter        *ratelimit.Limiter
+	Policies       Policies
+	TrustedProxies []*net.IPNet // whose X-Forwarded-For names the client; none: the TCP peer is the client
 }
 
 // New builds the Echo server.
 func New(d Deps) (*echo.Echo, error) {
 	if d.Sessions == nil || d.BankAccounts == nil || d.GoPay == nil || d.Cards == nil || d.InternalAuth == nil || d.Signer == nil ||
-		d.InternalSigner == nil || d.Idempotency == nil ||
+		d.InternalSigner == nil || d.Idempotency == nil || d.Limiter == nil ||
 		d.Metrics == nil || d.Log == nil || d.MaxBodyBytes <= 0 {
 		return nil, errors.New("handler.New: missing dependency")
 	}
@@ -58,24 +63,30 @@ func New(d Deps) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
+	e.IPExtractor = ipExtractor(d.TrustedProxies)
+	auth := &authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth, metrics: d.Metrics,
+		limiter: d.Limiter, policies: d.Policies}
 	e.Use(
 		requestContext(d.Log),
 		observe(d.Metrics, d.Log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: logPanic(d.Log)}),
 		noStore,
+		limitByAddress(d.Limiter, d.Policies),
 		readBody(d.MaxBodyBytes),
 		acceptJSON,
 		oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
-			Options: validatorOptions(&authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth, metrics: d.Metrics}),
+			Options: validatorOptions(auth),
 			// A wrong method on a known path is Echo's 405 with Allow, not the validator's 404.
 			Skipper:               func(c echo.Context) bool { return c.Get(echo.ContextKeyHeaderAllow) != nil },
 			ErrorHandler:          func(_ echo.Context, err *echo.HTTPError) error { return err },
 			SilenceServersWarning: true,
 		}),
+		limitWrites(d.Limiter, d.Policies),
 		idempotent(d.Idempotency, d.Metrics, d.Log),
 	)
 	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, gopay: d.GoPay, cards: d.Cards, internalAuth: d.InternalAuth,
-		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics, log: d.Log}
+		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics, log: d.Log,
+		limiter: d.Limiter, policies: d.Policies}
 	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
 	return e, nil
 }

@@ -34,6 +34,7 @@ type Metrics struct {
 	Idempotency      *prometheus.CounterVec
 	Coalesced        *prometheus.CounterVec
 	TokenRequests    *prometheus.CounterVec
+	RateLimit        *prometheus.CounterVec
 }
 
 func New() *Metrics {
@@ -70,8 +71,12 @@ func New() *Metrics {
 			Name: "bff_internal_token_requests_total",
 			Help: "Internal access-token requests by outcome (issued, refused).",
 		}, []string{"outcome"}),
+		RateLimit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_rate_limit_events_total",
+			Help: "Rate limits and lockouts by policy and outcome: limited (429), locked_out (429), failure (spent from a failure budget), store_unavailable (Redis down: allowed).",
+		}, []string{"policy", "outcome"}),
 	}
-	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests,
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
