@@ -30,8 +30,29 @@ build: ## build bin/server and bin/sandbox
 bench: ## benchmarks (figures only; they never fail on timing)
 	$(GO) test -run=NONE -bench=. -benchmem -count=1 $(PKGS)
 
-fuzz: ## fuzz request decoding and validation for a minute
-	$(GO) test -run=NONE -fuzz=FuzzLinkBankAccountRequest -fuzztime=60s ./internal/handler
+# Every parser of outside input: request bodies and parameters (every route), the JSON guard,
+# session tokens, sealed values, each upstream's answers, and what Redis hands back.
+FUZZ_TARGETS := \
+	./internal/handler:FuzzRequests \
+	./internal/handler:FuzzLinkBankAccountRequest \
+	./internal/jsonguard:FuzzCheck \
+	./internal/session:FuzzVerify \
+	./internal/seal:FuzzOpen \
+	./internal/gateway/gopay:FuzzAnswers \
+	./internal/gateway/snap:FuzzAccessTokenAnswer \
+	./internal/gateway/snap:FuzzServiceAnswers \
+	./internal/gateway/coreapi:FuzzAnswers \
+	./internal/idempotency:FuzzStoredRecord \
+	./internal/coalesce:FuzzDecodeOutcome
+FUZZTIME ?= 30s
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s; failures land in testdata/fuzz)
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg)"; \
+		if ! $(GO) test -run=NONE -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg >$$log 2>&1; then \
+			cat $$log; exit 1; fi; \
+		grep -E '^fuzz: elapsed' $$log | tail -1; \
+	done
 
 sandbox: ## run the upstream sandbox alone (GOPAY_CLIENT_SECRET required)
 	$(GO) run ./cmd/sandbox

@@ -90,16 +90,26 @@ func (g *Group) acrossInstances(ctx context.Context, name, key string, fn func(c
 			continue // the runner died without publishing: run it ourselves
 		}
 		g.events.WithLabelValues(name, "joined_remote").Inc()
-		var o outcome
-		if json.Unmarshal(raw, &o) != nil {
-			return fmt.Errorf("coalesce: unreadable outcome for %s", key)
-		}
-		if o.OK {
-			return nil
-		}
-		return &domain.Error{Kind: domain.Kind(o.Kind), Code: o.Code, Message: o.Message, Field: o.Field,
-			Err: errors.New("outcome of a coalesced run on another instance")}
+		return decodeOutcome(raw)
 	}
+}
+
+// decodeOutcome turns a published outcome back into the runner's result. What Redis hands
+// back is checked like any outside input: an outcome that does not parse, or names a kind or
+// code we do not have, is an internal error rather than a status nobody mapped.
+func decodeOutcome(raw []byte) error {
+	var o outcome
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return fmt.Errorf("coalesce: unreadable outcome: %w", err)
+	}
+	if o.OK {
+		return nil
+	}
+	if !domain.Kind(o.Kind).Valid() || o.Code == "" {
+		return fmt.Errorf("coalesce: outcome with unknown kind %d or no code", o.Kind)
+	}
+	return &domain.Error{Kind: domain.Kind(o.Kind), Code: o.Code, Message: o.Message, Field: o.Field,
+		Err: errors.New("outcome of a coalesced run on another instance")}
 }
 
 // waitFor polls until the holder's lock is gone.

@@ -88,3 +88,19 @@ func TestWaitersRecoverFromADeadRunner(t *testing.T) {
 		t.Fatalf("the waiter should have run it itself: ran=%v err=%v", ran, err)
 	}
 }
+
+// FuzzDecodeOutcome reads back whatever Redis could hold under an outcome key: nil, one of our
+// domain errors of a real kind, or a plain (internal) error, never a panic.
+func FuzzDecodeOutcome(f *testing.F) {
+	for _, s := range []string{`{"ok":true}`, `{"ok":false,"kind":7,"code":"upstream_unavailable","message":"m"}`,
+		`{"ok":false,"kind":99,"code":"x"}`, `{"ok":false,"kind":-1,"code":"x"}`, `{"ok":false}`, `null`, `[`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		err := decodeOutcome(raw)
+		var de *domain.Error
+		if errors.As(err, &de) && (!de.Kind.Valid() || de.Code == "") {
+			t.Fatalf("invalid domain error from %q: %+v", raw, de)
+		}
+	})
+}

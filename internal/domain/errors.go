@@ -25,6 +25,9 @@ const (
 	KindRateLimited                 // too many requests from this caller; retry after RetryAfter
 )
 
+// Valid reports whether k is one of the kinds above (a kind read back from a store may not be).
+func (k Kind) Valid() bool { return k >= KindInternal && k <= KindRateLimited }
+
 // Stable machine-readable codes sent to clients in problem responses. Never rename one: the
 // frontend branches on them.
 const (

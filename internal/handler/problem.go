@@ -126,6 +126,15 @@ func errorHandler(log *zap.Logger) echo.HTTPErrorHandler {
 // Only the HTTP machinery's own errors (unknown route, wrong method, body too large, wrong
 // media type) keep a status outside statusOf.
 func toProblem(err error) (*domain.Error, int) {
+	de, status := classify(err)
+	if status == 0 { // a kind with no status (read back from a store, say) is our bug, not a 0
+		return &domain.Error{Kind: domain.KindInternal, Code: domain.CodeInternal, Message: "internal error", Err: err},
+			http.StatusInternalServerError
+	}
+	return de, status
+}
+
+func classify(err error) (*domain.Error, int) {
 	var de *domain.Error
 	if errors.As(err, &de) {
 		return de, statusOf[de.Kind]

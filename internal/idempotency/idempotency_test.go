@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -148,4 +149,33 @@ func TestUpstreamRequestIDIsTheRequestsOwn(t *testing.T) {
 	if got := UpstreamRequestIDFrom(WithUpstreamRequestID(context.Background(), a)); got != a {
 		t.Fatal("context round trip")
 	}
+}
+
+// FuzzStoredRecord reads back whatever Redis could hold under a key: a replay comes only from a
+// record this store sealed; anything else is in progress, a mismatch or an error, never a
+// panic and never a replay of bytes nobody sealed.
+func FuzzStoredRecord(f *testing.F) {
+	_, rdb, prefix := testenv.Redis(f)
+	s := NewStore(rdb, testenv.Keyring(f), prefix, time.Hour, time.Minute)
+	ctx := context.Background()
+	f.Add([]byte(`{"fp":"fp1","owner":"o"}`), "fp1")
+	f.Add([]byte(`{"fp":"fp1","response":{"status":201,"body":"eyJhIjoxfQ=="}}`), "fp1")
+	f.Add([]byte(`{"fp":"fp1","response":null}`), "fp1")
+	f.Add([]byte(`{"fp":"fp2","response":{}}`), "fp1")
+	f.Add([]byte(`not json`), "fp1")
+	n := 0
+	f.Fuzz(func(t *testing.T, raw []byte, fingerprint string) {
+		n++
+		key := fmt.Sprintf("fuzz-key-%08d", n)
+		if err := rdb.Set(ctx, prefix+"idem:scope:"+key, raw, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		claim, replay, err := s.Begin(ctx, "scope", key, fingerprint)
+		if claim != nil {
+			t.Fatal("claimed a key that holds a record")
+		}
+		if replay != nil {
+			t.Fatalf("replayed a record nobody sealed: %q -> %+v (%v)", raw, replay, err)
+		}
+	})
 }

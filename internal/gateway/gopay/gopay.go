@@ -124,8 +124,9 @@ func (c *Client) BankDetails(ctx context.Context, accountToken, requestID string
 	if err := c.call(ctx, "bank_details", u, requestID, nil, &data, notFound); err != nil {
 		return domain.BankDetails{}, err
 	}
-	if data.BankCode == "" || data.BankAccountNumber == "" {
-		return domain.BankDetails{}, badAnswer("bank_details", "missing bank_code or bank_account_number")
+	// Seed 000 answers all three; an account without its holder's name cannot be shown or paid.
+	if data.BankCode == "" || data.BankAccountName == "" || data.BankAccountNumber == "" {
+		return domain.BankDetails{}, badAnswer("bank_details", "missing bank_code, bank_account_name or bank_account_number")
 	}
 	return domain.BankDetails{BankCode: data.BankCode, AccountName: data.BankAccountName, AccountNumber: data.BankAccountNumber}, nil
 }
@@ -171,6 +172,8 @@ func (c *Client) call(ctx context.Context, op, u, requestID string, body []byte,
 		logging.From(ctx, c.log).Error("GoPay rejected our request", zap.String("operation", op), zap.Int("status", resp.Status), zap.String("code", code))
 		return domain.E(domain.KindUpstream, domain.CodeUpstreamRejected,
 			"the payment provider rejected this service's request", fmt.Errorf("gopay %s: status %d code %q", op, resp.Status, code))
+	case resp.Status < 200 || resp.Status > 299:
+		return badAnswer(op, fmt.Sprintf("status %d is neither success nor error", resp.Status))
 	case decodeErr != nil || !env.Success:
 		return badAnswer(op, "unreadable or unsuccessful 2xx answer")
 	}

@@ -139,22 +139,29 @@ func (c *Client) fetchAccessToken(ctx context.Context) (string, time.Duration, e
 	return r.AccessToken, ttl, nil
 }
 
+// maxTokenLifetime bounds what expiresIn may claim. SNAP documents 900 s; a day is generous,
+// and a larger number (or one near 2^63, which overflowed into a negative lifetime) is not
+// a lifetime but a broken answer.
+const maxTokenLifetime = 24 * time.Hour
+
+// parseExpiresIn reads expiresIn: documented as a string of seconds ("900"), accepted as a
+// JSON number too.
 func parseExpiresIn(v any) (time.Duration, error) {
-	var secs int64
+	var secs float64
 	switch x := v.(type) {
 	case string:
 		n, err := strconv.ParseInt(x, 10, 64)
 		if err != nil {
 			return 0, err
 		}
-		secs = n
+		secs = float64(n)
 	case float64:
-		secs = int64(x)
+		secs = x
 	default:
 		return 0, errors.New("expiresIn missing")
 	}
-	if secs <= 0 {
-		return 0, errors.New("expiresIn not positive")
+	if secs < 1 || secs > maxTokenLifetime.Seconds() {
+		return 0, fmt.Errorf("expiresIn %v outside 1s..%s", secs, maxTokenLifetime)
 	}
 	return time.Duration(secs) * time.Second, nil
 }
