@@ -3,8 +3,6 @@ package app_test
 import (
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net/http"
 	"runtime"
 	"sort"
 	"strings"
@@ -93,7 +91,7 @@ func TestWorstBodyCostIsBounded(t *testing.T) {
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
 				started := time.Now()
-				r := in.raw(method, path, body, headers...)
+				r := in.plain(method, path, body, headers...)
 				took := time.Since(started)
 				runtime.ReadMemStats(&after)
 				rows = append(rows, row{method + " " + path, name, r.status, after.TotalAlloc - before.TotalAlloc, took})
@@ -112,30 +110,6 @@ func TestWorstBodyCostIsBounded(t *testing.T) {
 		}
 	}
 	t.Logf("cost per request, most allocating first:\n%s", worst.String())
-}
-
-// raw sends a request with a plain client (the worst bodies are not documented requests, and
-// the contract client would copy them once more).
-func (in *instance) raw(method, path, body string, headers ...string) response {
-	in.t.Helper()
-	req, err := http.NewRequest(method, in.base+path, strings.NewReader(body))
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		in.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		in.t.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
 func basic(id, secret string) string {

@@ -99,11 +99,8 @@ func TestReusedKeyWithNewTokenLinksTheNewAccount(t *testing.T) {
 	if second.status != 201 || !strings.Contains(string(second.body), "0002") {
 		t.Fatalf("the new token was not linked: %d %s", second.status, second.body)
 	}
-	var list struct {
-		Data []map[string]any `json:"data"`
-	}
-	if err := json.Unmarshal(in.do("GET", "/v1/bank-accounts", "", "Authorization", auth).body, &list); err != nil || len(list.Data) != 2 {
-		t.Fatalf("want both accounts linked, got %+v (%v)", list.Data, err)
+	if n := in.accounts(auth); n != 2 {
+		t.Fatalf("%d accounts linked, want both", n)
 	}
 	if n := in.app.Sandbox.Calls(sandbox.OpGoPayBankDetails); n != 2 {
 		t.Fatalf("%d bank-details calls, want 2", n)
@@ -177,11 +174,8 @@ func TestPostgresBlipIs503AndLosesNoLink(t *testing.T) {
 	if r.status != 201 || !strings.Contains(string(r.body), "0004") {
 		t.Fatalf("keyed retry after a failed insert: %d %s", r.status, r.body)
 	}
-	var got struct {
-		Data []map[string]any `json:"data"`
-	}
-	if err := json.Unmarshal(in.do("GET", "/v1/bank-accounts", "", "Authorization", auth).body, &got); err != nil || len(got.Data) != 2 {
-		t.Fatalf("want both accounts stored, got %+v (%v)", got.Data, err)
+	if n := in.accounts(auth); n != 2 {
+		t.Fatalf("%d accounts stored, want both", n)
 	}
 	metrics := string(in.do("GET", "/metrics", "").body)
 	if strings.Contains(metrics, `status="500"`) {
@@ -348,12 +342,16 @@ func TestRedisHoldsNoSecretInClear(t *testing.T) {
 	}
 }
 
-// plain sends a request no contract documents (a junk method, a wrong one) with a plain client.
-func (in *instance) plain(method, path string, headers ...string) response {
+// plain sends a request with a plain client: one no contract documents (a junk method, a
+// wrong one, a hostile body), or one the contract client would copy once more.
+func (in *instance) plain(method, path, body string, headers ...string) response {
 	in.t.Helper()
-	req, err := http.NewRequest(method, in.base+path, nil)
+	req, err := http.NewRequest(method, in.base+path, strings.NewReader(body))
 	if err != nil {
 		in.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -363,8 +361,24 @@ func (in *instance) plain(method, path string, headers ...string) response {
 		in.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		in.t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// accounts counts the user's linked bank accounts.
+func (in *instance) accounts(auth string) int {
+	in.t.Helper()
+	var list struct {
+		Data []map[string]any `json:"data"`
+	}
+	r := in.do("GET", "/v1/bank-accounts", "", "Authorization", auth)
+	if err := json.Unmarshal(r.body, &list); err != nil || r.status != 200 {
+		in.t.Fatalf("list: %d %s", r.status, r.body)
+	}
+	return len(list.Data)
 }
 
 // Issue 7 §6: the smaller exposures.
@@ -377,7 +391,7 @@ func TestSmallExposures(t *testing.T) {
 	t.Run("JunkMethodsDoNotGrowMetrics", func(t *testing.T) {
 		before := len(in.do("GET", "/metrics", "").body)
 		for i := range 200 {
-			in.plain(fmt.Sprintf("JUNK%04d", i), "/v1/bank-accounts")
+			in.plain(fmt.Sprintf("JUNK%04d", i), "/v1/bank-accounts", "")
 		}
 		m := string(in.do("GET", "/metrics", "").body)
 		if strings.Contains(m, "JUNK") || !strings.Contains(m, `method="OTHER"`) {
@@ -388,14 +402,14 @@ func TestSmallExposures(t *testing.T) {
 		}
 	})
 	t.Run("WrongMethodIs405WithAllow", func(t *testing.T) {
-		r := in.plain("PUT", "/v1/bank-accounts")
+		r := in.plain("PUT", "/v1/bank-accounts", "")
 		if r.status != 405 || !strings.Contains(r.header.Get("Allow"), "GET") || !strings.Contains(r.header.Get("Allow"), "POST") {
 			t.Fatalf("PUT /v1/bank-accounts: %d Allow=%q %s", r.status, r.header.Get("Allow"), r.body)
 		}
 		if r.header.Get("Content-Type") != "application/problem+json" {
 			t.Fatalf("405 is not a problem: %s", r.header.Get("Content-Type"))
 		}
-		if r := in.plain("GET", "/v1/nothing-here"); r.status != 404 {
+		if r := in.plain("GET", "/v1/nothing-here", ""); r.status != 404 {
 			t.Fatalf("unknown path: %d", r.status)
 		}
 	})

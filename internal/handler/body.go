@@ -19,8 +19,6 @@ import (
 // send extra members, which the contract then refuses by name.
 var bodyLimits = jsonguard.Limits{Depth: 32, Values: 512}
 
-type bodyKey struct{}
-
 // readBody reads each request's body once, whole, before anything else parses it:
 //   - over the size limit it is 413, whether Content-Length said so or a chunked body ran over
 //     (read through http.MaxBytesReader, so the reader never holds more than the limit);
@@ -85,9 +83,11 @@ func normaliseJSONType(h http.Header) (bool, error) {
 	if ct == "" {
 		return false, nil
 	}
-	mediaType, params, err := mime.ParseMediaType(ct) // lowercases the type and parameter names
-	if err != nil || mediaType != echo.MIMEApplicationJSON {
-		return false, nil
+	// ParseMediaType lowercases the type and parameter names. A header that does not parse
+	// is not JSON: the validator answers it 415.
+	mediaType, params, perr := mime.ParseMediaType(ct)
+	if perr != nil || mediaType != echo.MIMEApplicationJSON {
+		return false, nil //nolint:nilerr // not JSON is an answer here, not a failure
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return false, echo.ErrUnsupportedMediaType

@@ -27,7 +27,7 @@ type Policies struct {
 // to GoPay with the merchant's credentials.
 const (
 	routeSessions    = "/v1/sessions"
-	routeAccessToken = "/internal/v1/access-token"
+	routeAccessToken = "/internal/v1/access-token" //nolint:gosec // a route, not a credential
 )
 
 // limitByAddress applies the per-address limits of the unauthenticated routes.

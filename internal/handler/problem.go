@@ -66,7 +66,7 @@ func retryAfterSeconds(d time.Duration) string {
 
 // Challenges sent with a 401 (RFC 9110 §11.6.1), by the scheme the route wants.
 const (
-	bearerChallenge = `Bearer realm="gopay-bff"`
+	bearerChallenge = `Bearer realm="gopay-bff"` //nolint:gosec // a challenge, not a credential
 	basicChallenge  = `Basic realm="gopay-bff-internal", charset="UTF-8"`
 )
 

@@ -136,11 +136,12 @@ func TestUpstreamRequestIDIsTheRequestsOwn(t *testing.T) {
 		}
 	}
 	// Without a key the id still derives from the request: the same body is the same operation.
-	if UpstreamRequestID("user:u1:POST /v1/x", "", fp) != UpstreamRequestID("user:u1:POST /v1/x", "", fp) {
+	if keyless := UpstreamRequestID("user:u1:POST /v1/x", "", fp); keyless != UpstreamRequestID("user:u1:POST /v1/x", "", Fingerprint("POST", "/v1/x", []byte(`{"account_token":"t1"}`))) {
 		t.Fatal("a keyless retry must reuse its upstream id")
 	}
-	if ResourceRequestID("u1", "unbind", "acc-1") == ResourceRequestID("u1", "unbind", "acc-2") ||
-		ResourceRequestID("u1", "unbind", "acc-1") != ResourceRequestID("u1", "unbind", "acc-1") {
+	unbind := ResourceRequestID("u1", "unbind", "acc-1")
+	if unbind == ResourceRequestID("u1", "unbind", "acc-2") || unbind == ResourceRequestID("u2", "unbind", "acc-1") ||
+		unbind != ResourceRequestID("u1", "unbind", string([]byte("acc-1"))) {
 		t.Fatal("resource ids")
 	}
 	if x, y := UpstreamRequestIDFrom(context.Background()), UpstreamRequestIDFrom(context.Background()); x == y {

@@ -126,17 +126,11 @@ func (p *parser) nested(fn func() error) error {
 }
 
 func (p *parser) object() error {
-	p.i++ // {
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
-		return nil
-	}
 	// Names seen so far, folded as encoding/json matches them. The first is kept aside so the
 	// common one-member object allocates no map.
 	var first string
 	var seen map[string]struct{}
-	for n := 0; ; n++ {
+	return p.sequence('}', "an object", func(n int) error {
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return p.syntax("expected a member name in double quotes")
 		}
@@ -166,41 +160,27 @@ func (p *parser) object() error {
 		}
 		p.i++
 		p.space()
-		p.path = append(p.path, name)
-		if err := p.value(); err != nil {
-			return err
-		}
-		p.path = p.path[:len(p.path)-1]
-		p.space()
-		if p.i >= len(p.b) {
-			return p.syntax("the JSON body ends early")
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case '}':
-			p.i++
-			return nil
-		default:
-			return p.syntax("expected ',' or '}' in an object")
-		}
-	}
+		return p.within(name)
+	})
 }
 
 func (p *parser) array() error {
-	p.i++ // [
+	return p.sequence(']', "an array", func(n int) error { return p.within(strconv.Itoa(n)) })
+}
+
+// sequence reads the items of an object or array after its opening bracket up to the closing
+// one, separated by commas; item reads one.
+func (p *parser) sequence(closing byte, what string, item func(n int) error) error {
+	p.i++ // the opening bracket
 	p.space()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
+	if p.i < len(p.b) && p.b[p.i] == closing {
 		p.i++
 		return nil
 	}
 	for n := 0; ; n++ {
-		p.path = append(p.path, strconv.Itoa(n))
-		if err := p.value(); err != nil {
+		if err := item(n); err != nil {
 			return err
 		}
-		p.path = p.path[:len(p.path)-1]
 		p.space()
 		if p.i >= len(p.b) {
 			return p.syntax("the JSON body ends early")
@@ -209,13 +189,23 @@ func (p *parser) array() error {
 		case ',':
 			p.i++
 			p.space()
-		case ']':
+		case closing:
 			p.i++
 			return nil
 		default:
-			return p.syntax("expected ',' or ']' in an array")
+			return p.syntax("expected ',' or '" + string(closing) + "' in " + what)
 		}
 	}
+}
+
+// within reads a value at path element name.
+func (p *parser) within(name string) error {
+	p.path = append(p.path, name)
+	if err := p.value(); err != nil {
+		return err
+	}
+	p.path = p.path[:len(p.path)-1]
+	return nil
 }
 
 // str reads a string at p.i and returns its decoded value (needed for member names only; a

@@ -94,7 +94,7 @@ func inTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) (err e
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(5+rand.IntN(20)) * time.Millisecond):
+		case <-time.After(time.Duration(5+rand.IntN(20)) * time.Millisecond): //nolint:gosec // jitter, not a secret
 		}
 	}
 }

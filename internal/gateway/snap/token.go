@@ -35,7 +35,7 @@ type Sealer interface {
 }
 
 // tokenAAD binds the sealed token to its use.
-const tokenAAD = "snap.b2b_token"
+const tokenAAD = "snap.b2b_token" //nolint:gosec // associated data naming the value, not a credential
 
 // decode opens a value read from Redis; anything that does not open or parse is no token.
 func (c *tokenCache) decode(raw []byte) (cachedToken, bool) {
