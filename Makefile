@@ -46,10 +46,12 @@ FUZZ_TARGETS := \
 	./internal/coalesce:FuzzDecodeOutcome
 FUZZTIME ?= 30s
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s; failures land in testdata/fuzz)
-	@log=$$(mktemp); trap 'rm -f $$log' EXIT; for t in $(FUZZ_TARGETS); do \
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s; failures land in testdata/fuzz; needs redis-cli)
+	@log=$$(mktemp); tag=bfffuzz-$$$$:; \
+	trap 'rm -f $$log; redis-cli -h 127.0.0.1 --scan --pattern "$$tag*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg)"; \
-		if ! $(GO) test -run=NONE -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg >$$log 2>&1; then \
+		if ! TEST_REDIS_PREFIX=$$tag $(GO) test -run=NONE -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg >$$log 2>&1; then \
 			cat $$log; exit 1; fi; \
 		grep -E '^fuzz: elapsed' $$log | tail -1; \
 	done

@@ -1,6 +1,7 @@
 // Package testenv gives tests real dependencies, isolated per test: a fresh PostgreSQL
 // database and a Redis key prefix, both removed when the test ends, so tests run in parallel
-// and leave nothing behind. Set TEST_DATABASE_URL / TEST_REDIS_URL to use other servers.
+// and leave nothing behind. Set TEST_DATABASE_URL / TEST_REDIS_URL to use other servers, and
+// TEST_REDIS_PREFIX to tag a run's keys.
 package testenv
 
 import (
@@ -79,7 +80,9 @@ func Redis(tb testing.TB) (string, *redis.Client, string) {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		tb.Fatalf("testenv: Redis unreachable (%v); start it: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no", err)
 	}
-	prefix := "bfftest:" + suffix() + ":"
+	// TEST_REDIS_PREFIX lets `make fuzz` tag its keys: fuzz workers are killed, not cleaned
+	// up, so it removes what they left under its own tag afterwards.
+	prefix := serverURL("TEST_REDIS_PREFIX", "bfftest:") + suffix() + ":"
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
