@@ -106,12 +106,19 @@ func (s *Sandbox) snapAccessToken(w http.ResponseWriter, r *http.Request) {
 		writeSNAP(w, "4007301", "Invalid Field Format X-TIMESTAMP", nil)
 		return
 	}
+	// The seeds README documents grantType; Midtrans' own Node client (midtrans-client 1.4.3,
+	// SnapBi.getAccessToken) sends grant_type, which the provider evidently accepts: both are.
 	var body struct {
-		GrantType string `json:"grantType"`
+		GrantType      string `json:"grantType"`
+		GrantTypeSnake string `json:"grant_type"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.GrantType == "" {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil ||
+		body.GrantType == "" && body.GrantTypeSnake == "" {
 		writeSNAP(w, "4007302", "Invalid Mandatory Field grantType", nil)
 		return
+	}
+	if body.GrantType == "" {
+		body.GrantType = body.GrantTypeSnake
 	}
 	if body.GrantType != "client_credentials" {
 		writeSNAP(w, "4007301", "Invalid Field Format grantType", nil)
@@ -232,20 +239,31 @@ func (s *Sandbox) snapService(svc string, linking bool, fn func(http.ResponseWri
 }
 
 func (s *Sandbox) snapBinding(w http.ResponseWriter, c snapCall) {
+	// Midtrans "Bind Account API" (binding-api): merchantId, authCode and grantType are
+	// mandatory, grantType "AUTHORIZATION_CODE". partnerReferenceNo: SNAP's common request
+	// identifier, mandatory in the sandbox (assumption: the page's example carries one).
 	var req struct {
 		PartnerReferenceNo string `json:"partnerReferenceNo"`
 		AuthCode           string `json:"authCode"`
 		MerchantID         string `json:"merchantId"`
+		GrantType          string `json:"grantType"`
 	}
 	if err := json.Unmarshal(c.body, &req); err != nil {
 		writeSNAP(w, "4000701", "Invalid Field Format body", nil)
 		return
 	}
-	for name, v := range map[string]string{"partnerReferenceNo": req.PartnerReferenceNo, "authCode": req.AuthCode} {
-		if v == "" {
-			writeSNAP(w, "4000702", "Invalid Mandatory Field "+name, nil)
+	for _, f := range []struct{ name, v string }{
+		{"partnerReferenceNo", req.PartnerReferenceNo}, {"merchantId", req.MerchantID},
+		{"authCode", req.AuthCode}, {"grantType", req.GrantType},
+	} {
+		if f.v == "" {
+			writeSNAP(w, "4000702", "Invalid Mandatory Field {"+f.name+"}", nil)
 			return
 		}
+	}
+	if req.GrantType != "AUTHORIZATION_CODE" {
+		writeSNAP(w, "4000701", "Invalid Field Format {grantType}", nil)
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -168,11 +168,43 @@ func TestSNAPAccessTokenRules(t *testing.T) {
 		{"SignatureOfAnotherTimestamp", `{"grantType":"client_credentials"}`, map[string]string{"X-TIMESTAMP": ts, "X-CLIENT-KEY": "ck", "X-SIGNATURE": other}, "4017300"},
 		{"UnknownClientKey", `{"grantType":"client_credentials"}`, map[string]string{"X-TIMESTAMP": ts, "X-CLIENT-KEY": "zz", "X-SIGNATURE": good}, "4017300"},
 		{"WrongGrant", `{"grantType":"password"}`, map[string]string{"X-TIMESTAMP": ts, "X-CLIENT-KEY": "ck", "X-SIGNATURE": good}, "4007301"},
+		{"NoGrant", `{}`, map[string]string{"X-TIMESTAMP": ts, "X-CLIENT-KEY": "ck", "X-SIGNATURE": good}, "4007302"},
+		// What Midtrans' official Node client sends (midtrans-client 1.4.3, SnapBi.getAccessToken).
+		{"SnakeCaseGrantOfTheOfficialClient", `{"grant_type":"client_credentials"}`, map[string]string{"X-TIMESTAMP": ts, "X-CLIENT-KEY": "ck", "X-SIGNATURE": good}, "2007300"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, m := c.raw("POST", "/v1.0/access-token/b2b", tt.body, tt.h); m["responseCode"] != tt.want {
 				t.Fatalf("%v, want %s", m, tt.want)
 			}
 		})
+	}
+}
+
+// The Midtrans "Bind Account API" page lists merchantId, authCode and grantType as mandatory:
+// a binding without any of them is 4000702 naming the field, as the provider answers it.
+func TestSNAPBindingMandatoryFields(t *testing.T) {
+	c := newSNAP(t)
+	const path = "/v1.0/registration-account-binding"
+	body := func(drop string) string {
+		m := map[string]any{"partnerReferenceNo": "ref-1", "merchantId": "G12345", "authCode": c.sb.MintGoPayAuthCode("81234567890"),
+			"grantType": "AUTHORIZATION_CODE", "additionalInfo": map[string]any{}}
+		delete(m, drop)
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	for _, field := range []string{"partnerReferenceNo", "merchantId", "authCode", "grantType"} {
+		b := body(field)
+		if _, m := c.raw("POST", path, b, c.signed(path, b)); m["responseCode"] != "4000702" ||
+			!strings.Contains(m["responseMessage"].(string), field) {
+			t.Errorf("without %s: %v", field, m)
+		}
+	}
+	b := strings.Replace(body(""), "AUTHORIZATION_CODE", "client_credentials", 1)
+	if _, m := c.raw("POST", path, b, c.signed(path, b)); m["responseCode"] != "4000701" {
+		t.Errorf("wrong grantType: %v", m)
+	}
+	b = body("")
+	if _, m := c.raw("POST", path, b, c.signed(path, b)); m["responseCode"] != "2000700" {
+		t.Errorf("complete binding: %v", m)
 	}
 }

@@ -12,11 +12,16 @@ type Inquiry struct {
 	Options       []domain.PaymentOption
 }
 
+// grantTypeAuthorizationCode is the binding's mandatory grantType (Midtrans "Bind Account API"
+// reference page: merchantId, authCode and grantType are mandatory; a binding without it is
+// answered 4000702 Invalid Mandatory Field {grantType}).
+const grantTypeAuthorizationCode = "AUTHORIZATION_CODE"
+
 // Bind exchanges the auth code from GoPay's linking page for the customer token
 // (registration-account-binding, service 07).
 func (c *Client) Bind(ctx context.Context, authCode, deviceID string) (string, error) {
 	body := map[string]any{"partnerReferenceNo": randomID(), "authCode": authCode, "merchantId": c.o.MerchantID,
-		"additionalInfo": map[string]any{}}
+		"grantType": grantTypeAuthorizationCode, "additionalInfo": map[string]any{}}
 	r, err := c.call(ctx, "binding", svcBinding, "/v1.0/registration-account-binding", body, "", deviceID, FreshPerAttempt, "")
 	if err != nil {
 		return "", err
