@@ -525,3 +525,45 @@ func TestIdempotencyKeyScopedToInternalClient(t *testing.T) {
 		t.Fatalf("payments' own retry: sub %q replayed %q", sub, replayed)
 	}
 }
+
+// Issue 8: a fault with a client-error status is played as asked (it used to become 503), in
+// the upstream's own shape, so "GoPay says 401, we answer 502" can be tested end to end.
+func TestInjectedClientErrorStatuses(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t))
+	sb := in.app.SandboxURL()
+	auth := in.login(sb, "faults")
+	link := func() response {
+		return in.do("POST", "/v1/bank-accounts", `{"account_token":"`+accountToken(t, sb, "8080808080")+`"}`, "Authorization", auth)
+	}
+	for _, tc := range []struct {
+		status int
+		code   string
+	}{
+		{401, "upstream_rejected"},       // our credentials: the operator's problem
+		{403, "upstream_rejected"},       // likewise
+		{404, "account_token_not_found"}, // GoPay's envelope says 900
+		{409, "upstream_rejected"},
+		{503, "upstream_unavailable"},
+	} {
+		in.app.Sandbox.SetFault(sandbox.OpGoPayBankDetails, sandbox.Fault{FailNext: 3, Status: tc.status})
+		r := link()
+		in.app.Sandbox.ClearFaults()
+		if r.status == 0 {
+			continue
+		}
+		if m := r.json(t); m["code"] != tc.code {
+			t.Errorf("GoPay %d: we answered %d %v, want %s", tc.status, r.status, m["code"], tc.code)
+		}
+	}
+	if r := link(); r.status != 201 {
+		t.Fatalf("after the faults: %d %s", r.status, r.body)
+	}
+	resp, err := http.NewRequest("PUT", sb+"/sandbox/faults/"+sandbox.OpGoPayBankDetails, strings.NewReader(`{"status":302}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := http.DefaultClient.Do(resp); err != nil || got.StatusCode != 400 {
+		t.Fatalf("a fault status outside 400..599 must be refused: %v %v", got, err)
+	}
+}

@@ -121,7 +121,7 @@ type Fault struct {
 	ErrorRate float64 `json:"error_rate"` // share of calls answered with Status
 	FailNext  int     `json:"fail_next"`  // the next N calls are answered with Status
 	Hang      bool    `json:"hang"`       // never answer; hold the call until the caller gives up
-	Status    int     `json:"status"`     // the 5xx to answer; default 503
+	Status    int     `json:"status"`     // the status to answer (400 to 599), in the upstream's error shape; default 503
 	// ResponseCode makes a SNAP operation answer this responseCode (its HTTP status is the
 	// code's first three digits) instead of processing the call: for codes no request can
 	// provoke, such as 4040805 or 5040800. It applies to every call while set.
@@ -131,13 +131,22 @@ type Fault struct {
 // faultBody renders a faulted answer in the upstream's own shape.
 type faultBody func(status int, responseCode string) any
 
+// gopayFault answers in GoPay's envelope, with the status as the error code (the sandbox's
+// own codes for 400 and 401 are the status too; 404 is 900, GoPay's Token Not Found).
 func gopayFault(status int, _ string) any {
-	return map[string]any{"success": false, "error": map[string]any{"code": "5xx", "description": "Injected fault"}}
+	code := any(strconv.Itoa(status))
+	if status == http.StatusNotFound {
+		code = gopayTokenNotFound
+	}
+	return map[string]any{"success": false, "error": map[string]any{"code": code, "description": "Injected fault"}}
 }
+
+// validFaultStatus is what a fault may answer: any client or server error.
+func validFaultStatus(status int) bool { return status >= 400 && status <= 599 }
 
 // SetFault replaces the fault of an operation.
 func (s *Sandbox) SetFault(op string, f Fault) {
-	if f.Status < 500 || f.Status > 599 {
+	if !validFaultStatus(f.Status) {
 		f.Status = http.StatusServiceUnavailable
 	}
 	if len(f.ResponseCode) == 7 {
@@ -211,6 +220,10 @@ func (s *Sandbox) putFault(w http.ResponseWriter, r *http.Request) {
 	var f Fault
 	if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
 		http.Error(w, "body must be a fault object", http.StatusBadRequest)
+		return
+	}
+	if f.Status != 0 && !validFaultStatus(f.Status) {
+		http.Error(w, "status must be 400 to 599 (or unset for 503)", http.StatusBadRequest)
 		return
 	}
 	s.SetFault(r.PathValue("operation"), f)

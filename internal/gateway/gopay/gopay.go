@@ -22,6 +22,12 @@ import (
 // CodeTokenNotFound is GoPay's error code for an unknown, expired or used account token.
 const CodeTokenNotFound = "900"
 
+// Operation names, as in metrics and logs.
+const (
+	opAuthToken   = "auth_token" //nolint:gosec // an operation name, not a credential
+	opBankDetails = "bank_details"
+)
+
 // Client calls the GoPay mini app backend with HTTP Basic auth.
 type Client struct {
 	up      *upstream.Client
@@ -101,7 +107,7 @@ func (c *Client) ExchangeAuthCode(ctx context.Context, authCode, requestID strin
 	}
 	notFound := &domain.Error{Kind: domain.KindUnprocessable, Code: domain.CodeAuthCodeInvalid, Field: "auth_code",
 		Message: "the auth code is unknown, expired or already used; get a new one with miniAppSdk.getAuthCode()"}
-	if err := c.call(ctx, "auth_token", c.baseURL+"/v1/mini-apps/authorizations/token", requestID, body, &data, notFound); err != nil {
+	if err := c.call(ctx, opAuthToken, c.baseURL+"/v1/mini-apps/authorizations/token", requestID, body, &data, notFound); err != nil {
 		return Authorization{}, err
 	}
 	if data.GoPayAccountID == "" || data.AuthToken == "" {
@@ -121,7 +127,7 @@ func (c *Client) BankDetails(ctx context.Context, accountToken, requestID string
 	}
 	notFound := &domain.Error{Kind: domain.KindUnprocessable, Code: domain.CodeAccountTokenInvalid, Field: "account_token",
 		Message: "the account token is unknown, expired or already used; get a new one with miniAppSdk.getBankAccountToken()"}
-	if err := c.call(ctx, "bank_details", u, requestID, nil, &data, notFound); err != nil {
+	if err := c.call(ctx, opBankDetails, u, requestID, nil, &data, notFound); err != nil {
 		return domain.BankDetails{}, err
 	}
 	// Seed 000 answers all three; an account without its holder's name cannot be shown or paid.
@@ -150,29 +156,18 @@ func (c *Client) call(ctx context.Context, op, u, requestID string, body []byte,
 	}
 	var env envelope
 	decodeErr := json.NewDecoder(bytes.NewReader(resp.Body)).Decode(&env)
-	switch {
-	case resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden:
-		// Our credentials are wrong: the operator must act; the client learns only that we failed.
-		logging.From(ctx, c.log).Error("GoPay refused our credentials; check GOPAY_CLIENT_ID and GOPAY_CLIENT_SECRET",
-			zap.String("operation", op), zap.Int("status", resp.Status))
-		return domain.E(domain.KindUpstream, domain.CodeUpstreamRejected,
-			"the payment provider rejected this service's request", fmt.Errorf("gopay %s: status %d", op, resp.Status))
-	case resp.Status >= 400:
+	// GoPay's own error envelope decides first, whatever the status; the status decides when
+	// there is none.
+	hasError := decodeErr == nil && !env.Success && env.Error != nil
+	if resp.Status >= 300 || hasError {
 		code := ""
-		if decodeErr == nil && env.Error != nil {
+		if hasError {
 			code = string(env.Error.Code)
 		}
-		// Only GoPay's own code says "not found": a bare 404 is more likely a wrong GOPAY_BASE_URL,
-		// which must reach the operator, not be blamed on the user's token.
-		if code == CodeTokenNotFound || (op == "auth_token" && resp.Status == http.StatusBadRequest) {
-			e := *notFound
-			e.Err = fmt.Errorf("gopay %s: status %d code %q", op, resp.Status, code)
-			return &e
-		}
-		logging.From(ctx, c.log).Error("GoPay rejected our request", zap.String("operation", op), zap.Int("status", resp.Status), zap.String("code", code))
-		return domain.E(domain.KindUpstream, domain.CodeUpstreamRejected,
-			"the payment provider rejected this service's request", fmt.Errorf("gopay %s: status %d code %q", op, resp.Status, code))
-	case resp.Status < 200 || resp.Status > 299:
+		return c.failure(ctx, op, resp.Status, code, notFound)
+	}
+	switch {
+	case resp.Status < 200:
 		return badAnswer(op, fmt.Sprintf("status %d is neither success nor error", resp.Status))
 	case decodeErr != nil || !env.Success:
 		return badAnswer(op, "unreadable or unsuccessful 2xx answer")
@@ -181,6 +176,38 @@ func (c *Client) call(ctx context.Context, op, u, requestID string, body []byte,
 		return badAnswer(op, "unreadable data")
 	}
 	return nil
+}
+
+// Error codes GoPay answers in its envelope. 900 is documented (seed 000); the auth-code
+// exchange's are not public: 902 is what our sandbox answers (an assumption), and any error
+// envelope answered 400 or 404 to an exchange is taken to mean the code is unknown or used.
+const (
+	codeUnauthorized    = "401"
+	codeAuthCodeInvalid = "902"
+)
+
+// failure classifies an error answer by GoPay's own error code first and its HTTP status
+// second: a used auth code answered 404 in GoPay's envelope is the user's (422), while a bare
+// 404 with no envelope is more likely a wrong GOPAY_BASE_URL, which must reach the operator.
+func (c *Client) failure(ctx context.Context, op string, status int, code string, notFound *domain.Error) error {
+	cause := fmt.Errorf("gopay %s: status %d code %q", op, status, code)
+	userFault := code == CodeTokenNotFound ||
+		op == opAuthToken && (code == codeAuthCodeInvalid || code != "" && code != codeUnauthorized &&
+			(status == http.StatusBadRequest || status == http.StatusNotFound))
+	switch {
+	case userFault:
+		e := *notFound
+		e.Err = cause
+		return &e
+	case code == codeUnauthorized || status == http.StatusUnauthorized || status == http.StatusForbidden:
+		// Our credentials are wrong: the operator must act; the client learns only that we failed.
+		logging.From(ctx, c.log).Error("GoPay refused our credentials; check GOPAY_CLIENT_ID and GOPAY_CLIENT_SECRET",
+			zap.String("operation", op), zap.Int("status", status), zap.String("code", code))
+		return domain.E(domain.KindUpstream, domain.CodeUpstreamRejected, "the payment provider rejected this service's request", cause)
+	default:
+		logging.From(ctx, c.log).Error("GoPay rejected our request", zap.String("operation", op), zap.Int("status", status), zap.String("code", code))
+		return domain.E(domain.KindUpstream, domain.CodeUpstreamRejected, "the payment provider rejected this service's request", cause)
+	}
 }
 
 func badAnswer(op, why string) error {

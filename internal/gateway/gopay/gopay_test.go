@@ -44,6 +44,8 @@ func TestBankDetailsErrorMapping(t *testing.T) {
 		{"SuccessFalseOn200", 200, `{"success":false}`, domain.KindUpstream, domain.CodeUpstreamRejected},
 		{"NotJSON", 200, `<html>`, domain.KindUpstream, domain.CodeUpstreamRejected},
 		{"MissingNumber", 200, `{"success":true,"data":{"bank_code":"jago"}}`, domain.KindUpstream, domain.CodeUpstreamRejected},
+		{"TokenNotFoundIn200Envelope", 200, `{"success":false,"error":{"code":"900"}}`, domain.KindUnprocessable, domain.CodeAccountTokenInvalid},
+		{"OtherCode404", 404, `{"success":false,"error":{"code":"904"}}`, domain.KindUpstream, domain.CodeUpstreamRejected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +135,17 @@ func TestExchangeAuthCode(t *testing.T) {
 	}{
 		{"OK", 200, `{"success":true,"data":{"gopay_account_id":"g1","auth_token":"at"}}`, ""},
 		{"Invalid", 400, `{"success":false,"error":{"code":"902","description":"Auth Code Invalid"}}`, domain.CodeAuthCodeInvalid},
+		// The envelope decides before the status: a used code answered 404 in GoPay's envelope is
+		// the user's problem, a bare 404 (no envelope: a wrong base URL) the operator's.
+		{"UsedCode404InEnvelope", 404, `{"success":false,"error":{"code":900,"description":"Not Found"}}`, domain.CodeAuthCodeInvalid},
+		{"UnknownCode404OtherCode", 404, `{"success":false,"error":{"code":"904","description":"Not Found"}}`, domain.CodeAuthCodeInvalid},
+		{"InvalidIn200Envelope", 200, `{"success":false,"error":{"code":"902"}}`, domain.CodeAuthCodeInvalid},
+		{"Bare404", 404, `404 page not found`, domain.CodeUpstreamRejected},
+		{"Unauthorized", 401, `{"success":false,"error":{"code":"401","description":"Unauthorized"}}`, domain.CodeUpstreamRejected},
+		{"UnauthorizedCodeOn400", 400, `{"success":false,"error":{"code":"401"}}`, domain.CodeUpstreamRejected},
+		{"Forbidden", 403, `{}`, domain.CodeUpstreamRejected},
+		{"Redirect", 302, `{"success":true,"data":{"gopay_account_id":"g1","auth_token":"at"}}`, domain.CodeUpstreamRejected},
+		{"ServerError", 500, `{"success":false,"error":{"code":"902"}}`, domain.CodeUpstreamUnavailable},
 		{"MissingToken", 200, `{"success":true,"data":{"gopay_account_id":"g1"}}`, domain.CodeUpstreamRejected},
 	}
 	for _, tt := range tests {
