@@ -1,11 +1,17 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -565,5 +571,68 @@ func TestInjectedClientErrorStatuses(t *testing.T) {
 	}
 	if got, err := http.DefaultClient.Do(resp); err != nil || got.StatusCode != 400 {
 		t.Fatalf("a fault status outside 400..599 must be refused: %v %v", got, err)
+	}
+}
+
+// Issue 8: a pending legacy link shows the activation link Midtrans gave, and its account id
+// (which the merchant's SNAP credentials could swap for a customer token) is sealed while
+// pending and gone once swapped. The published Get Pay Account answer shows no actions on
+// PENDING, so the sandbox plays none; a proxy adds them, as a provider that sends them would.
+func TestLegacyActivationURLAndAccountIDAtRest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	host := start(t, e)
+	sb := host.app.SandboxURL()
+	target, _ := url.Parse(sb)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		var m map[string]any
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || json.Unmarshal(b, &m) != nil || m["account_status"] != "PENDING" {
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+			return nil
+		}
+		m["actions"] = []map[string]string{{"name": "activation-link-url", "method": "GET", "url": "https://gopay.example/activate/1"}}
+		b, _ = json.Marshal(m)
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	midtrans := httptest.NewServer(rp)
+	t.Cleanup(midtrans.Close)
+	in := start(t, e.upstreamsAt(sb).with("MIDTRANS_BASE_URL", midtrans.URL))
+	in.sandbox = sb
+
+	auth := in.login(sb, "legacy-at-rest")
+	const id = "pending-at-rest-7"
+	r := in.do("POST", "/v1/gopay-link", `{"legacy_account_id":"`+id+`","phone_number":"81200007777"}`, "Authorization", auth)
+	if r.status != 201 || r.json(t)["activation_url"] != "https://gopay.example/activate/1" {
+		t.Fatalf("pending link without its activation link: %d %s", r.status, r.body)
+	}
+	if g := in.do("GET", "/v1/gopay-link", "", "Authorization", auth); g.json(t)["activation_url"] != "https://gopay.example/activate/1" {
+		t.Fatalf("GET: %s", g.body)
+	}
+	dump := func() string {
+		conn, err := pgx.Connect(context.Background(), e["DATABASE_URL"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		var d string
+		var sealed bool
+		if err := conn.QueryRow(context.Background(), `SELECT l::text, legacy_account_id_sealed IS NOT NULL FROM gopay_links l`).Scan(&d, &sealed); err != nil {
+			t.Fatal(err)
+		}
+		return d + fmt.Sprint(sealed)
+	}
+	if d := dump(); strings.Contains(d, id) || !strings.HasSuffix(d, "true") {
+		t.Fatalf("a pending legacy account id not sealed at rest: %s", d)
+	}
+	host.app.Sandbox.SetLegacyStatus(id, "ENABLED")
+	if s := in.do("GET", "/v1/gopay-link", "", "Authorization", auth).json(t)["status"]; s != "active" {
+		t.Fatalf("status %v after activation", s)
+	}
+	if d := dump(); strings.Contains(d, id) || !strings.HasSuffix(d, "false") || strings.Contains(d, "gopay.example") {
+		t.Fatalf("the swapped account id (or its activation link) is still stored: %s", d)
 	}
 }

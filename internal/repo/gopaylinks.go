@@ -18,8 +18,9 @@ const (
 	linkTokenColumn  = "gopay_links.customer_token" //nolint:gosec // a column name used as associated data
 	linkPhoneColumn  = "gopay_links.phone"
 	linkEmailColumn  = "gopay_links.email"
+	linkLegacyColumn = "gopay_links.legacy_account_id"
 	optionToken      = "payment_options.token" //nolint:gosec // a column name used as associated data
-	linkSelectFields = `id, user_id, mode, status, phone_sealed, email_sealed, name, coalesce(legacy_account_id, ''),
+	linkSelectFields = `id, user_id, mode, status, phone_sealed, email_sealed, name, legacy_account_id_sealed, coalesce(legacy_account_id, ''),
 		coalesce(activation_url, ''), customer_token_sealed, coalesce(options_refreshed_at, 'epoch'), created_at, updated_at`
 )
 
@@ -67,19 +68,30 @@ func (r *GoPayLinks) Save(ctx context.Context, l domain.GoPayLink) (_ domain.GoP
 	if err != nil {
 		return l, err
 	}
+	// Only a pending legacy link needs its account id (to settle or unbind it); once swapped
+	// the customer token takes its place.
+	legacyID := ""
+	if l.Status == domain.LinkPending {
+		legacyID = l.LegacyAccountID
+	}
+	legacy, err := r.sealOptional(legacyID, uid, linkLegacyColumn)
+	if err != nil {
+		return l, err
+	}
 	err = inTx(ctx, r.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO gopay_links (user_id, mode, status, phone_sealed, phone_last4, email_sealed, name,
-			                         legacy_account_id, activation_url, customer_token_sealed)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''), nullif($9, ''), $10)
+			                         legacy_account_id_sealed, activation_url, customer_token_sealed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), $10)
 			ON CONFLICT (user_id) DO UPDATE SET mode = EXCLUDED.mode, status = EXCLUDED.status,
 				phone_sealed = EXCLUDED.phone_sealed, phone_last4 = EXCLUDED.phone_last4,
 				email_sealed = EXCLUDED.email_sealed, name = EXCLUDED.name,
-				legacy_account_id = EXCLUDED.legacy_account_id, activation_url = EXCLUDED.activation_url,
+				legacy_account_id = NULL, legacy_account_id_sealed = EXCLUDED.legacy_account_id_sealed,
+				activation_url = EXCLUDED.activation_url,
 				customer_token_sealed = EXCLUDED.customer_token_sealed, options_refreshed_at = NULL,
 				created_at = now(), updated_at = now()
 			RETURNING id, created_at, updated_at`,
-			l.UserID, l.Mode, l.Status, phone, domain.Last4(l.Phone), email, l.Name, l.LegacyAccountID,
+			l.UserID, l.Mode, l.Status, phone, domain.Last4(l.Phone), email, l.Name, legacy,
 			l.ActivationURL, token).Scan(&l.ID, &l.CreatedAt, &l.UpdatedAt)
 		if err != nil {
 			return err
@@ -104,9 +116,9 @@ func (r *GoPayLinks) Get(ctx context.Context, userID uuid.UUID) (l domain.GoPayL
 
 func (r *GoPayLinks) scan(row pgx.Row) (domain.GoPayLink, error) {
 	var l domain.GoPayLink
-	var phone, email, token []byte
+	var phone, email, token, legacy []byte
 	var mode, status string
-	if err := row.Scan(&l.ID, &l.UserID, &mode, &status, &phone, &email, &l.Name, &l.LegacyAccountID,
+	if err := row.Scan(&l.ID, &l.UserID, &mode, &status, &phone, &email, &l.Name, &legacy, &l.LegacyAccountID,
 		&l.ActivationURL, &token, &l.OptionsRefreshedAt, &l.CreatedAt, &l.UpdatedAt); err != nil {
 		return l, err
 	}
@@ -125,6 +137,11 @@ func (r *GoPayLinks) scan(row pgx.Row) (domain.GoPayLink, error) {
 	if l.CustomerToken, err = r.openOptional(token, uid, linkTokenColumn); err != nil {
 		return l, fmt.Errorf("link %d token: %w", l.ID, err)
 	}
+	if legacy != nil { // else the clear id of a link pending since before migration 4, or none
+		if l.LegacyAccountID, err = r.openOptional(legacy, uid, linkLegacyColumn); err != nil {
+			return l, fmt.Errorf("link %d legacy account id: %w", l.ID, err)
+		}
+	}
 	return l, nil
 }
 
@@ -137,6 +154,8 @@ func (r *GoPayLinks) SetStatus(ctx context.Context, userID uuid.UUID, status dom
 		err := tx.QueryRow(ctx, `
 			UPDATE gopay_links SET status = $2, updated_at = now(),
 				customer_token_sealed = CASE WHEN $2 = 'active' THEN customer_token_sealed END,
+				legacy_account_id = CASE WHEN $2 = 'pending' THEN legacy_account_id END,
+				legacy_account_id_sealed = CASE WHEN $2 = 'pending' THEN legacy_account_id_sealed END,
 				options_refreshed_at = CASE WHEN $2 = 'active' THEN options_refreshed_at END
 			WHERE user_id = $1 RETURNING id`, userID, status).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -157,7 +176,9 @@ func (r *GoPayLinks) Activate(ctx context.Context, userID uuid.UUID, customerTok
 	if err != nil {
 		return err
 	}
-	_, err = r.pool.Exec(ctx, `UPDATE gopay_links SET status = 'active', customer_token_sealed = $2, updated_at = now()
+	// The legacy account id is swapped for the token: it is no longer needed, so it goes.
+	_, err = r.pool.Exec(ctx, `UPDATE gopay_links SET status = 'active', customer_token_sealed = $2, updated_at = now(),
+		legacy_account_id = NULL, legacy_account_id_sealed = NULL, activation_url = NULL
 		WHERE user_id = $1`, userID, token)
 	return err
 }

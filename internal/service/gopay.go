@@ -102,7 +102,9 @@ func (g *GoPayLinks) Link(ctx context.Context, userID uuid.UUID, req LinkRequest
 	l.Mode, l.LegacyAccountID = domain.LinkLegacy, req.LegacyAccountID
 	switch acct.Status {
 	case coreapi.StatusPending:
-		l.Status = domain.LinkPending
+		// The link the customer opens to finish linking, when Midtrans gives one (its create
+		// answer does; the public Get Pay Account reference shows none on PENDING).
+		l.Status, l.ActivationURL = domain.LinkPending, acct.ActivationURL
 		return g.links.Save(ctx, l)
 	case coreapi.StatusEnabled:
 		started := g.now()
@@ -146,6 +148,10 @@ func (g *GoPayLinks) Status(ctx context.Context, userID uuid.UUID, deviceID stri
 		return l, err
 	}
 	switch acct.Status {
+	case coreapi.StatusPending:
+		if acct.ActivationURL != "" {
+			l.ActivationURL = acct.ActivationURL
+		}
 	case coreapi.StatusEnabled:
 		started := g.now()
 		inq, err := g.snap.SwapLegacy(ctx, l.LegacyAccountID, deviceID)
