@@ -53,8 +53,9 @@ type App struct {
 
 // What to do when a dependency is down, printed as it is so `make run` tells the user.
 const (
-	postgresHelp = "start PostgreSQL with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start   (or point DATABASE_URL at a running server)"
-	redisHelp    = "start Redis with: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log   (or point REDIS_URL at a running server)"
+	postgresHelp        = "start PostgreSQL with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start   (or point DATABASE_URL at a running server)"
+	missingDatabaseHelp = "create the database named in DATABASE_URL (createdb, or CREATE DATABASE in psql) and start again; migrations are applied at start-up"
+	redisHelp           = "start Redis with: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log   (or point REDIS_URL at a running server)"
 )
 
 // New builds every dependency and binds the listeners; Serve starts answering.
@@ -103,6 +104,10 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	clients, err := config.ParseInternalClients(cfg.InternalClients)
 	if err != nil {
 		return nil, fmt.Errorf("INTERNAL_CLIENTS: %w", err)
+	}
+	if len(clients) == 0 && !cfg.Sandbox() {
+		log.Warn("NO INTERNAL CLIENTS: INTERNAL_CLIENTS is empty, so no internal service can get an access token; " +
+			"payment-option tokens and the accounts listing are unreachable until it is set")
 	}
 	snapKeyPEM, err := os.ReadFile(cfg.SNAPPrivateKeyFile)
 	if err != nil {
@@ -226,7 +231,11 @@ func openPostgres(ctx context.Context, cfg *config.Config, log *zap.Logger) (*pg
 			pool, err = repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 		}
 	}
-	if err != nil {
+	switch {
+	case err != nil && repo.IsMissingDatabase(err):
+		// PostgreSQL answers; it is the database that is missing (upstream mode never creates it).
+		return nil, fmt.Errorf("cannot use PostgreSQL: %w\n  -> %s", err, missingDatabaseHelp)
+	case err != nil:
 		return nil, fmt.Errorf("cannot use PostgreSQL: %w\n  -> %s", err, postgresHelp)
 	}
 	return pool, nil

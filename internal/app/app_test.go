@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/gopay-miniapp/bff/internal/app"
 	"github.com/gopay-miniapp/bff/internal/config"
@@ -425,9 +427,16 @@ func TestStartupNamesTheFixForMissingDependencies(t *testing.T) {
 	for _, tt := range []struct{ name, key, value, want string }{
 		{"Postgres", "DATABASE_URL", "postgres://postgres@127.0.0.1:1/x?sslmode=disable", "pg_ctlcluster --skip-systemctl-redirect"},
 		{"Redis", "REDIS_URL", "redis://127.0.0.1:1/0", "redis-server --daemonize yes"},
+		// PostgreSQL answers but the database is missing (upstream mode never creates it): the fix
+		// is to create it, not to start PostgreSQL.
+		{"MissingDatabase", "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bfftest_missing_db?sslmode=disable", "create the database"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Load(func(k string) string { return e.with(tt.key, tt.value)[k] })
+			env := e.with(tt.key, tt.value)
+			if tt.name == "MissingDatabase" {
+				env = env.upstreamsAt("http://127.0.0.1:1")
+			}
+			cfg, err := config.Load(func(k string) string { return env[k] })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -435,8 +444,30 @@ func TestStartupNamesTheFixForMissingDependencies(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want the fix %q", err, tt.want)
 			}
+			if tt.name == "MissingDatabase" && strings.Contains(err.Error(), "pg_ctlcluster") {
+				t.Fatalf("told to start a PostgreSQL that runs: %v", err)
+			}
 		})
 	}
+	t.Run("NoInternalClientsWarnsInUpstreamMode", func(t *testing.T) {
+		cfg, err := config.Load(func(k string) string {
+			return e.upstreamsAt("http://127.0.0.1:1").with("INTERNAL_CLIENTS", "", "HTTP_ADDR", "127.0.0.1:0")[k]
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		core, logs := observer.New(zapcore.WarnLevel)
+		a, err := app.New(context.Background(), cfg, zap.New(core))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = a.Serve(ctx)
+		if logs.FilterMessageSnippet("NO INTERNAL CLIENTS").Len() != 1 {
+			t.Fatal("no loud warning about missing internal clients")
+		}
+	})
 }
 
 // Shutdown drains: a request in flight when the signal comes still gets its answer.

@@ -116,47 +116,96 @@ func Load(getenv func(string) string) (*Config, error) {
 			environ[p.Key] = v
 		}
 	}
+	// Every problem is reported at once, in the order the variables are declared: a duration
+	// that does not parse must not hide a missing key further down.
 	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return nil, renameParseErrors(err)
-	}
+	parseErrs := parseErrors(env.ParseWithOptions(&c, env.Options{Environment: environ}))
 	if c.Sandbox() {
 		if err := c.fillDevKeys(); err != nil {
 			return nil, err
 		}
 	}
-	if err := c.validate(); err != nil {
-		return nil, err
+	problems := parseErrs
+	for _, p := range c.validate() {
+		if _, unparsed := parseErrs.names()[p.name]; !unparsed { // its own parse error says more
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems.sorted()
 	}
 	return &c, nil
 }
 
-// renameParseErrors names the variable, not the Go field, in parse errors
-// ("SESSION_TTL: invalid duration", not "SessionTTL").
-func renameParseErrors(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return fmt.Errorf("config: %w", err)
+// problem is one variable's fault.
+type problem struct {
+	name string
+	err  error
+}
+
+type problems []problem
+
+func (ps problems) names() map[string]struct{} {
+	out := map[string]struct{}{}
+	for _, p := range ps {
+		out[p.name] = struct{}{}
 	}
+	return out
+}
+
+// sorted orders problems as the variables are declared (stable, so the same configuration
+// always reports the same way) and joins them.
+func (ps problems) sorted() error {
+	order := map[string]int{}
 	t := reflect.TypeOf(Config{})
-	var errs []error
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if f, ok := t.FieldByName(pe.Name); ok {
-				errs = append(errs, fmt.Errorf("%s: cannot parse as %s: %w", f.Tag.Get("env"), pe.Type, pe.Err))
-				continue
-			}
-		}
-		errs = append(errs, e)
+	for i := range t.NumField() {
+		order[t.Field(i).Tag.Get("env")] = i
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return order[ps[i].name] < order[ps[j].name] })
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = fmt.Errorf("%s: %w", p.name, p.err)
 	}
 	return errors.Join(errs...)
 }
 
-func (c *Config) validate() error {
-	var errs []error
+// parseErrors names the variable, not the Go field, in parse errors ("SESSION_TTL: cannot
+// parse as time.Duration", not "SessionTTL").
+func parseErrors(err error) problems {
+	if err == nil {
+		return nil
+	}
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return problems{{name: "configuration", err: err}}
+	}
+	t := reflect.TypeOf(Config{})
+	var out problems
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				out = append(out, problem{f.Tag.Get("env"), fmt.Errorf("cannot parse as %s: %w", pe.Type, pe.Err)})
+				continue
+			}
+		}
+		out = append(out, problem{"configuration", e})
+	}
+	return out
+}
+
+// upstreamURLs are the variables that leave sandbox mode: all five are set, or none.
+func (c *Config) upstreamURLs() []struct{ name, value string } {
+	return []struct{ name, value string }{
+		{"GOPAY_BASE_URL", c.GoPayBaseURL}, {"SNAP_BASE_URL", c.SNAPBaseURL}, {"MIDTRANS_BASE_URL", c.MidtransBaseURL},
+		{"CARD_BASE_URL", c.CardBaseURL}, {"CARD_WEBVIEW_BASE_URL", c.CardWebviewBaseURL},
+	}
+}
+
+func (c *Config) validate() problems {
+	var errs problems
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+		errs = append(errs, problem{name, fmt.Errorf(format, args...)})
 	}
 	for name, addr := range map[string]string{"HTTP_ADDR": c.HTTPAddr, "SANDBOX_ADDR": c.SandboxAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -200,10 +249,14 @@ func (c *Config) validate() error {
 		bad("LOG_FORMAT", "want json or console")
 	}
 	if !c.Sandbox() {
-		for name, u := range map[string]string{"GOPAY_BASE_URL": c.GoPayBaseURL, "SNAP_BASE_URL": c.SNAPBaseURL,
-			"MIDTRANS_BASE_URL": c.MidtransBaseURL, "CARD_BASE_URL": c.CardBaseURL, "CARD_WEBVIEW_BASE_URL": c.CardWebviewBaseURL} {
-			if err := checkUpstreamURL(u); err != nil {
-				bad(name, "%v (once one upstream URL is set, all must be)", err)
+		for _, u := range c.upstreamURLs() {
+			switch {
+			case u.value == "":
+				bad(u.name, "required once any upstream URL is set (GOPAY_BASE_URL, SNAP_BASE_URL, MIDTRANS_BASE_URL, CARD_BASE_URL and CARD_WEBVIEW_BASE_URL: all five, or none for sandbox mode)")
+			default:
+				if err := checkUpstreamURL(u.value); err != nil {
+					bad(u.name, "%v", err)
+				}
 			}
 		}
 		if c.PublicBaseURL == "" {
@@ -254,7 +307,7 @@ func (c *Config) validate() error {
 	if _, err := c.BlindIndexKeyBytes(); c.BlindIndexKey != "" && err != nil {
 		bad("BLIND_INDEX_KEY", "%v", err)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 var (

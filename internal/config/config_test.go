@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -173,4 +174,71 @@ func TestDevKeysFileUpgrade(t *testing.T) {
 	if again.SNAPClientSecret != c.SNAPClientSecret {
 		t.Fatal("filled values were not saved")
 	}
+}
+
+// Issue 8: every problem at once, in the order the variables are declared, whatever they are
+// (a duration that does not parse used to hide the rest); a set URL that is wrong is told
+// what is wrong with it, not that "all must be set".
+func TestProblemsAreReportedAllAtOnceInOrder(t *testing.T) {
+	m := map[string]string{
+		"DEV_STATE_DIR": t.TempDir(), "HTTP_ADDR": "8080", "SESSION_TTL": "soon", "GOPAY_MAX_ATTEMPTS": "0",
+		"GOPAY_BASE_URL": "http://gopay.example", "LOG_LEVEL": "loud",
+	}
+	var first string
+	for i := range 5 {
+		_, err := Load(getenv(m))
+		if err == nil {
+			t.Fatal("accepted")
+		}
+		if i == 0 {
+			first = err.Error()
+		} else if err.Error() != first {
+			t.Fatalf("the report changed between runs:\n%s\n---\n%s", first, err)
+		}
+	}
+	lines := strings.Split(first, "\n")
+	var names []string
+	for _, l := range lines {
+		name, _, _ := strings.Cut(l, ":")
+		names = append(names, name)
+	}
+	want := []string{"HTTP_ADDR", "GOPAY_BASE_URL", "GOPAY_MAX_ATTEMPTS", "SNAP_BASE_URL", "MIDTRANS_BASE_URL",
+		"CARD_BASE_URL", "CARD_WEBVIEW_BASE_URL", "PUBLIC_BASE_URL"}
+	for _, w := range want {
+		found := false
+		for _, n := range names {
+			found = found || n == w
+		}
+		if !found {
+			t.Errorf("%s not reported:\n%s", w, first)
+		}
+	}
+	for _, w := range []string{"SESSION_TTL: cannot parse", "LOG_LEVEL"} {
+		if !strings.Contains(first, w) {
+			t.Errorf("%q not reported:\n%s", w, first)
+		}
+	}
+	for i := 1; i < len(lines); i++ {
+		if order(names[i-1]) > order(names[i]) {
+			t.Fatalf("not in declaration order (%s before %s):\n%s", names[i-1], names[i], first)
+		}
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "GOPAY_BASE_URL") && (!strings.Contains(l, "https") || strings.Contains(l, "all five")) {
+			t.Fatalf("a set but wrong URL must be told what is wrong: %s", l)
+		}
+		if strings.HasPrefix(l, "SNAP_BASE_URL") && !strings.Contains(l, "all five") {
+			t.Fatalf("a missing URL must be told all five are needed: %s", l)
+		}
+	}
+}
+
+func order(name string) int {
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("env") == name {
+			return i
+		}
+	}
+	return -1
 }
