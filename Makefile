@@ -3,7 +3,7 @@ GO      ?= go
 LINT    := $(GO) tool -modfile=tools/lint/go.mod golangci-lint
 PKGS    := ./...
 
-.PHONY: run test test-short generate lint build bench fuzz sandbox help
+.PHONY: run test test-short sdk-deps generate lint build bench fuzz sandbox help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -11,11 +11,18 @@ help: ## list the targets
 run: ## start the service with the embedded sandbox (applies migrations, creates the database)
 	$(GO) run ./cmd/server
 
-test: ## run every test with the race detector (needs Postgres and Redis, see README)
+test: sdk-deps ## run every test with the race detector (needs Postgres and Redis, see README)
 	$(GO) test -race -count=1 $(PKGS)
 
-test-short: ## the tests without the generator build
+test-short: sdk-deps ## the tests without the generator build
 	$(GO) test -race -count=1 -short $(PKGS)
+
+# Midtrans' official Node client, pinned by tools/sdkcheck/package-lock.json, drives the
+# sandbox in TestOfficialMidtransClient. Installed (git-ignored) when missing or outdated.
+SDK_DIR := tools/sdkcheck
+sdk-deps: $(SDK_DIR)/node_modules/.package-lock.json ## install the pinned official Midtrans client for the conformance check
+$(SDK_DIR)/node_modules/.package-lock.json: $(SDK_DIR)/package.json $(SDK_DIR)/package-lock.json
+	npm ci --prefix $(SDK_DIR) --no-audit --no-fund --loglevel=error
 
 generate: ## regenerate internal/api from api/openapi.yaml
 	cd internal/api && $(GO) tool oapi-codegen -config oapi-codegen.yaml ../../api/openapi.yaml
