@@ -3,7 +3,7 @@ GO      ?= go
 LINT    := $(GO) tool -modfile=tools/lint/go.mod golangci-lint
 PKGS    := ./...
 
-.PHONY: run test test-short sdk-deps generate lint build bench fuzz sandbox help
+.PHONY: run test test-short sdk-deps api-lint-deps generate lint build bench fuzz sandbox help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -27,8 +27,15 @@ $(SDK_DIR)/node_modules/.package-lock.json: $(SDK_DIR)/package.json $(SDK_DIR)/p
 generate: ## regenerate internal/api from api/openapi.yaml
 	cd internal/api && $(GO) tool oapi-codegen -config oapi-codegen.yaml ../../api/openapi.yaml
 
-lint: ## golangci-lint (pinned in tools/lint/go.mod)
+lint: api-lint-deps ## golangci-lint (pinned in tools/lint/go.mod), and the contract through Redocly CLI's recommended rules
 	$(LINT) run $(PKGS)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(APILINT_DIR)/node_modules/.bin/redocly lint --format=stylish api/openapi.yaml
+
+# Redocly CLI, pinned by tools/apilint/package-lock.json, installed git-ignored when missing.
+APILINT_DIR := tools/apilint
+api-lint-deps: $(APILINT_DIR)/node_modules/.package-lock.json
+$(APILINT_DIR)/node_modules/.package-lock.json: $(APILINT_DIR)/package.json $(APILINT_DIR)/package-lock.json
+	npm ci --prefix $(APILINT_DIR) --no-audit --no-fund --loglevel=error
 
 build: ## build bin/server and bin/sandbox
 	$(GO) build -trimpath -o bin/server ./cmd/server

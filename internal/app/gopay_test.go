@@ -588,9 +588,12 @@ func TestLegacyActivationURLAndAccountIDAtRest(t *testing.T) {
 	rp.ModifyResponse = func(resp *http.Response) error {
 		var m map[string]any
 		b, err := io.ReadAll(resp.Body)
-		if err != nil || json.Unmarshal(b, &m) != nil || m["account_status"] != "PENDING" {
-			resp.Body = io.NopCloser(bytes.NewReader(b))
-			return nil
+		if err != nil {
+			return err
+		}
+		if json.Unmarshal(b, &m) != nil || m["account_status"] != "PENDING" {
+			resp.Body = io.NopCloser(bytes.NewReader(b)) // not a PENDING account: pass it on as it came
+			return nil                                   //nolint:nilerr // an answer that is not JSON is passed on, not an error
 		}
 		m["actions"] = []map[string]string{{"name": "activation-link-url", "method": "GET", "url": "https://gopay.example/activate/1"}}
 		b, _ = json.Marshal(m)

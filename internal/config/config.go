@@ -250,8 +250,8 @@ func (c *Config) validate() problems {
 	}
 	if !c.Sandbox() {
 		for _, u := range c.upstreamURLs() {
-			switch {
-			case u.value == "":
+			switch u.value {
+			case "":
 				bad(u.name, "required once any upstream URL is set (GOPAY_BASE_URL, SNAP_BASE_URL, MIDTRANS_BASE_URL, CARD_BASE_URL and CARD_WEBVIEW_BASE_URL: all five, or none for sandbox mode)")
 			default:
 				if err := checkUpstreamURL(u.value); err != nil {
