@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/conformance"
 	"github.com/gopay-miniapp/bff/internal/sandbox"
 	"github.com/gopay-miniapp/bff/internal/snapsig"
+	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
 // Credentials the sandbox under test checks.
@@ -32,25 +32,10 @@ const (
 	cardClientID         = "CONFORMANCECLIENT000000000000001"
 )
 
-var (
-	phoneSeq atomic.Int64 // distinct customers
-	keyOnce  sync.Once
-	rsaKey   *rsa.PrivateKey
-)
+// phoneSeq gives each bound customer a phone number of its own.
+var phoneSeq atomic.Int64
 
-func privateKey(t testing.TB) *rsa.PrivateKey {
-	t.Helper()
-	keyOnce.Do(func() {
-		pemBytes, err := snapsig.NewPrivateKeyPEM()
-		if err == nil {
-			rsaKey, err = snapsig.ParsePrivateKey(pemBytes)
-		}
-		if err != nil {
-			panic(err)
-		}
-	})
-	return rsaKey
-}
+func privateKey(t testing.TB) *rsa.PrivateKey { return testenv.RSAKey(t) }
 
 // env is a sandbox on real HTTP and what a test needs to call it as a client would.
 type env struct {

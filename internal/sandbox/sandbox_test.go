@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopay-miniapp/bff/internal/snapsig"
+	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
 type clock struct {
@@ -39,25 +39,8 @@ func newSandbox(t *testing.T) (*Sandbox, *httptest.Server, *clock) {
 	return s, srv, clk
 }
 
-var (
-	keyOnce sync.Once
-	rsaKey  *rsa.PrivateKey
-)
-
-// testKey is one RSA key for the package's tests (generating one per test is slow).
-func testKey(t *testing.T) *rsa.PrivateKey {
-	t.Helper()
-	keyOnce.Do(func() {
-		pemBytes, err := snapsig.NewPrivateKeyPEM()
-		if err == nil {
-			rsaKey, err = snapsig.ParsePrivateKey(pemBytes)
-		}
-		if err != nil {
-			panic(err)
-		}
-	})
-	return rsaKey
-}
+// testKey is one RSA key for the package's tests.
+func testKey(t *testing.T) *rsa.PrivateKey { return testenv.RSAKey(t) }
 
 func call(t *testing.T, srv *httptest.Server, path, body, user, pass, requestID string) (int, map[string]any) {
 	t.Helper()

@@ -7,9 +7,11 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,4 +112,22 @@ func Keyring(tb testing.TB) *seal.Keyring {
 		tb.Fatal(err)
 	}
 	return ring
+}
+
+var (
+	rsaOnce sync.Once
+	rsaKey  *rsa.PrivateKey
+)
+
+// RSAKey is one RSA key for a test binary's SNAP signatures (generating one per test is slow).
+func RSAKey(tb testing.TB) *rsa.PrivateKey {
+	tb.Helper()
+	rsaOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		rsaKey = k
+	})
+	return rsaKey
 }
