@@ -240,14 +240,37 @@ func (r *GoPayLinks) Options(ctx context.Context, userID uuid.UUID, linkID int64
 // Page lists links by id, perPage at a time (page from 1), with the total count.
 func (r *GoPayLinks) Page(ctx context.Context, page, perPage int) (_ []domain.GoPayLink, total int, err error) {
 	defer wrap(&err, "repo.GoPayLinks.Page")
-	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM gopay_links`).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	rows, err := r.pool.Query(ctx, `SELECT `+linkSelectFields+` FROM gopay_links ORDER BY id LIMIT $1 OFFSET $2`,
-		perPage, (page-1)*perPage)
+	// One query for the page and the total. Only what the listing shows is read and opened:
+	// never the customer token or the legacy account id.
+	rows, err := r.pool.Query(ctx, `
+		SELECT id, user_id, mode, status, phone_sealed, email_sealed, name, created_at, updated_at, count(*) OVER ()
+		FROM gopay_links ORDER BY id LIMIT $1 OFFSET $2`, perPage, (page-1)*perPage)
 	if err != nil {
 		return nil, 0, err
 	}
-	links, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.GoPayLink, error) { return r.scan(row) })
+	links, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.GoPayLink, error) {
+		var l domain.GoPayLink
+		var phone, email []byte
+		var mode, status string
+		if err := row.Scan(&l.ID, &l.UserID, &mode, &status, &phone, &email, &l.Name, &l.CreatedAt, &l.UpdatedAt, &total); err != nil {
+			return l, err
+		}
+		l.Mode, l.Status = domain.LinkMode(mode), domain.LinkStatus(status)
+		uid := l.UserID.String()
+		var err error
+		if l.Phone, err = r.openOptional(phone, uid, linkPhoneColumn); err != nil {
+			return l, fmt.Errorf("link %d phone: %w", l.ID, err)
+		}
+		if l.Email, err = r.openOptional(email, uid, linkEmailColumn); err != nil {
+			return l, fmt.Errorf("link %d email: %w", l.ID, err)
+		}
+		return l, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(links) == 0 && page > 1 { // past the end: the window gave no count
+		err = r.pool.QueryRow(ctx, `SELECT count(*) FROM gopay_links`).Scan(&total)
+	}
 	return links, total, err
 }

@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
@@ -92,5 +93,35 @@ func TestBankAccountsSealedAndOwned(t *testing.T) {
 	}
 	if err := accounts.Delete(ctx, alice.ID, a1.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The accounts listing reads a page and the total in one query, and past the last page still
+// knows the total.
+func TestGoPayLinksPage(t *testing.T) {
+	t.Parallel()
+	users, _ := newRepos(t)
+	links := NewGoPayLinks(users.pool, users.ring)
+	ctx := context.Background()
+	for i := range 3 {
+		u, err := users.Upsert(ctx, fmt.Sprintf("gpa-page-%d", i), "tok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := links.Save(ctx, domain.GoPayLink{UserID: u.ID, Mode: domain.LinkSNAP, Status: domain.LinkActive,
+			Phone: fmt.Sprintf("8120000000%d", i), Email: "e@x.id", Name: "N", CustomerToken: "secret-token"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for page, want := range map[int]int{1: 2, 2: 1, 3: 0} {
+		got, total, err := links.Page(ctx, page, 2)
+		if err != nil || len(got) != want || total != 3 {
+			t.Fatalf("page %d: %d links, total %d, %v; want %d of 3", page, len(got), total, err, want)
+		}
+		for _, l := range got {
+			if l.Phone == "" || l.Email != "e@x.id" || l.CustomerToken != "" {
+				t.Fatalf("listing opened the wrong fields: %+v", l)
+			}
+		}
 	}
 }

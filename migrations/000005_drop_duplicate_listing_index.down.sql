@@ -1,0 +1,1 @@
+CREATE INDEX gopay_links_listing ON gopay_links (id);
