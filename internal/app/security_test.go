@@ -445,3 +445,33 @@ func TestSmallExposures(t *testing.T) {
 		}
 	})
 }
+
+// Issue 9: a client that goes away mid-request is counted as 499, not logged as a 500 that pages
+// someone.
+func TestClientThatLeavesIs499(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t))
+	sb := in.app.SandboxURL()
+	auth := in.login(sb, "leaver")
+	in.app.Sandbox.SetFault(sandbox.OpGoPayBankDetails, sandbox.Fault{LatencyMS: 2000})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", in.base+"/v1/bank-accounts",
+		strings.NewReader(`{"account_token":"`+accountToken(t, sb, "4990000001")+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request was answered; the client should have gone first")
+	}
+	waitFor(t, func() bool {
+		return strings.Contains(string(in.do("GET", "/metrics", "").body), `method="POST",route="/v1/bank-accounts",status="499"`)
+	})
+	m := string(in.do("GET", "/metrics", "").body)
+	if strings.Contains(m, `status="500"`) {
+		t.Fatalf("a client leaving was counted as 500:\n%s", grep(m, `status="500"`))
+	}
+	if in.logs.FilterMessage("request failed").Len() != 0 {
+		t.Fatal("a client leaving was logged as a failure")
+	}
+}

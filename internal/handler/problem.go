@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -52,6 +53,9 @@ func accountsError(status int, message string) api.AccountsError {
 	return e
 }
 
+// statusClientClosedRequest is what a request whose client went away is counted as.
+const statusClientClosedRequest = 499
+
 // defaultRetryAfter is what a 503 without a better estimate tells the client: long enough for a
 // store to come back from a restart or a failover, short enough not to strand a user.
 const defaultRetryAfter = 2 * time.Second
@@ -74,8 +78,17 @@ const (
 // in full for the operator and reach the client as a bare "internal error".
 func errorHandler(log *zap.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
-		e, status := toProblem(err)
 		l := logging.From(c.Request().Context(), log)
+		if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+			// The client went away before the answer: nobody is waiting, and nothing is broken on
+			// our side, so it is not a 500 that pages anyone. 499 is nginx's "client closed request".
+			l.Info("client closed the request before the answer", zap.Error(err))
+			if !c.Response().Committed {
+				c.Response().WriteHeader(statusClientClosedRequest)
+			}
+			return
+		}
+		e, status := toProblem(err)
 		if status >= 500 {
 			l.Error("request failed", zap.String("code", e.Code), zap.Error(e))
 		} else {
