@@ -2,7 +2,9 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,4 +129,44 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("verified a token it did not issue: %q -> %s", token, got)
 		}
 	})
+}
+
+// Verified tokens are remembered, never past their expiry, and only the exact bytes that
+// verified: a cached session still expires, and a tampered copy is still refused.
+func TestVerifiedCacheKeepsExpiryAndBytes(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, _ := NewSigner(keys(t, seal.NewKeySpec("k", 32)), 15*time.Minute, AudienceMiniApp, clock)
+	user := uuid.NewString()
+	tok, _, _ := s.Issue(user)
+	for range 3 {
+		if got, err := s.Verify(tok); err != nil || got != user {
+			t.Fatalf("Verify = %q, %v", got, err)
+		}
+	}
+	if _, ok := s.verified.get(tok, clock()); !ok {
+		t.Fatal("a verified token was not remembered")
+	}
+	if _, err := s.Verify(tok[:len(tok)-2] + "xx"); !errors.Is(err, ErrInvalid) {
+		t.Fatal("a tampered copy of a cached token verified")
+	}
+	mu.Lock()
+	now = now.Add(15*time.Minute + 10*time.Second) // past expiry and the parser's 5 s leeway
+	mu.Unlock()
+	if _, err := s.Verify(tok); !errors.Is(err, ErrInvalid) {
+		t.Fatal("a cached token verified after its expiry")
+	}
+}
+
+// The cache is bounded: it never holds more than verifiedCacheSize tokens.
+func TestVerifiedCacheIsBounded(t *testing.T) {
+	var c verifiedCache
+	exp := time.Now().Add(time.Hour)
+	for i := range verifiedCacheSize + 10 {
+		c.put(fmt.Sprint(i), "s", exp)
+	}
+	if n := len(c.entries); n > verifiedCacheSize {
+		t.Fatalf("%d entries", n)
+	}
 }
