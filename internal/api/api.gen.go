@@ -530,6 +530,9 @@ type CardState = string
 // DeviceId defines model for DeviceId.
 type DeviceId = string
 
+// Refresh defines model for Refresh.
+type Refresh = bool
+
 // RequestId defines model for RequestId.
 type RequestId = IdempotencyKey
 
@@ -576,6 +579,9 @@ type ListAccountsParams struct {
 
 // GetInternalPaymentOptionsParams defines parameters for GetInternalPaymentOptions.
 type GetInternalPaymentOptionsParams struct {
+	// Refresh Refresh with GoPay now, however fresh the stored options are (before a payment).
+	Refresh *Refresh `form:"refresh,omitempty" json:"refresh,omitempty"`
+
 	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
 	// pseudonymous id derived from the user.
 	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
@@ -639,6 +645,9 @@ type LinkGoPayParams struct {
 
 // ListGoPayPaymentOptionsParams defines parameters for ListGoPayPaymentOptions.
 type ListGoPayPaymentOptionsParams struct {
+	// Refresh Refresh with GoPay now, however fresh the stored options are (before a payment).
+	Refresh *Refresh `form:"refresh,omitempty" json:"refresh,omitempty"`
+
 	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
 	// pseudonymous id derived from the user.
 	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
@@ -682,7 +691,7 @@ type ServerInterface interface {
 	// CreateInternalAccessToken Client-credentials access token for internal services (HTTP Basic client id and secret).
 	// (POST /internal/v1/access-token)
 	CreateInternalAccessToken(ctx echo.Context) error
-	// GetInternalPaymentOptions The payment-option tokens to charge a user with, refreshed first.
+	// GetInternalPaymentOptions The payment-option tokens to charge a user with.
 	// (GET /internal/v1/users/{user_id}/payment-options)
 	GetInternalPaymentOptions(ctx echo.Context, userId openapi_types.UUID, params GetInternalPaymentOptionsParams) error
 	// GetMetrics Prometheus metrics in the text exposition format.
@@ -792,6 +801,12 @@ func (w *ServerInterfaceWrapper) GetInternalPaymentOptions(ctx echo.Context) err
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetInternalPaymentOptionsParams
+	// ------------- Optional query parameter "refresh" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "refresh", ctx.QueryParams(), &params.Refresh, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter refresh: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Device-Id" -------------
@@ -1135,6 +1150,12 @@ func (w *ServerInterfaceWrapper) ListGoPayPaymentOptions(ctx echo.Context) error
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListGoPayPaymentOptionsParams
+	// ------------- Optional query parameter "refresh" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "refresh", ctx.QueryParams(), &params.Refresh, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter refresh: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "X-Device-Id" -------------
@@ -3541,7 +3562,7 @@ type StrictServerInterface interface {
 	// CreateInternalAccessToken Client-credentials access token for internal services (HTTP Basic client id and secret).
 	// (POST /internal/v1/access-token)
 	CreateInternalAccessToken(ctx context.Context, request CreateInternalAccessTokenRequestObject) (CreateInternalAccessTokenResponseObject, error)
-	// GetInternalPaymentOptions The payment-option tokens to charge a user with, refreshed first.
+	// GetInternalPaymentOptions The payment-option tokens to charge a user with.
 	// (GET /internal/v1/users/{user_id}/payment-options)
 	GetInternalPaymentOptions(ctx context.Context, request GetInternalPaymentOptionsRequestObject) (GetInternalPaymentOptionsResponseObject, error)
 	// GetMetrics Prometheus metrics in the text exposition format.
@@ -4184,119 +4205,121 @@ func (sh *strictHandler) CreateSession(ctx echo.Context, params CreateSessionPar
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37dhs30uer1HLnHFNfmhR1sWNL/6xsy442sqwjyV+yG3rZELtIYtQEegC0aMbH+zr7Hvtk30EBfSNB",
-	"ilYsJTNj/yWT3UChUCj86srPraGcZlKgMLp18Lk1QZagoj/P5KWRCu2fCeqh4pnhUrQOWlcTBCb0DBUM",
-	"mVIcNTAYKkxQGM7SQ+AGprk2IKSBa4QhG04wASbmswkq7LailsJ/5Fxh0jowKseopYcTnDI7FYp82jr4",
-	"rSVkR9P0H6OWmWfYOmhpo7gYt758iVoXaNT8aGRQLZN3iUMpEg1GwoxxS8FIKgRlX+FiDO2LN6/gxc5O",
-	"D/7//9vpdXe7e1vrSZpywaeWqp2SFC4MjlG1vlhiMqbYFI1n2yumkpdcJFyMTxL7AbdEZcxMWlFLsCm9",
-	"nqydcCTVlJnWQSvP6cnl9dtJLg0zWE7wjxzVvJpB05drV8U+naIYm0nr4Nl+ZBdZ/HcnNONrvOVDdCta",
-	"Fodhro2conqiIaEHIxhJNWMqwcRuxFt5zubANFyeHZ0/0fBr5/Xxf568Ou6cvO7CL9xMZG6s2JgJgkZl",
-	"RwCNdhcZaMOuU+yLTGOeSDGfylwDTyBBxW8xgZGSU3ox16i6fdGKHEecKFcs+bXj1tA5sTzdkBEZMwaV",
-	"He7//HbU+d+s83uv86I7OOh8/OFvwZ05SXCaSYNiOP8Z58vcOko50yBHEF/gP3LUpnOSxIe0WJAC7Td2",
-	"LWYmu6sWUpuiY+eoL+ZvCketg9Z/366O9bb7Vm8vkObOEdEQ2tba03CD8wj0UGZuNwtmAxMJ/UfJ3GAX",
-	"ntsvn+1DipZpOoKEj7nREcSdGKSCeBCvXFTFjfuv54uVd51JoZGO4ks2vLmS77jgR1kWFlyZm6GcInAN",
-	"CofSyushXLPhDXDhV2qPP7Ass6TX1OOpHDI30Oc1p2xRQCyNL1nylhmcMRKPoRQGhbF/sixLuRt1O1Py",
-	"OsXpD3/XborNWHLu3nK8aK7WHUGFf8ehwQRkbrV3mtp9ccocE9ByimZileTMqm1hFbhClkDbPq55Qoya",
-	"cj2UYsTHucJkq9tyS/Ib+JhLshuo3LREF0ut5rQ7GI84pkkMVrg07aIcjZCUMtBXRPUrKUYpHz4qzUcl",
-	"xTNuJk7hMSuAzeNm16MNT1PgAjIlxwq1hnbsXx5wMSg+jbcir1+5Bpba/Zr3RcrFDSbQjscyY/OB/3zg",
-	"PravSEWTuzftx/Z1ISGVYmyP9tDwWyzftw8MuHCfxgfuBTZmXGxZlfslanmRvuJTlLl5fMlOeEKAwyMT",
-	"LsDwKR66e389s0kYToRV9Cx9TMo/CPyUufOISkl1CAkaxlMNTCEtoXYfpnIMuUjQ7Vsp906Uz6R5I3OR",
-	"PCb1ZxJ0PpyAQi1zNUR75YOZcO1uYkvWlZSnTI3xz9IK1zKhYyFvPds0/x0h5VNuCvreMTH3uks/siJg",
-	"xtMCM2bvH4eT27H9YkBf1I4q1zBMOQpDGjtJSCFwDakc3pA+N8AsIAaFGTKDSV+MGE+tVudj0eFCF2fB",
-	"PRYThu4QiI5BO9Ds4FPtlqs9tGqt/untGian5X4QLDcTqfjv+Khi+Y5rzcU4Ai5uWcoTyy/8lNn7uWal",
-	"aGhr1JpLAUbeoIiADYeWpfQ/+47ntsahQrO1cPv/8ssvnaPcTOxgQ4/Dl8WQqMUKIsGMCWPV+EtkyrLd",
-	"gqKXTPNhHEHdLNnpPuvu3GGWhKDFB8FuGU8tYH5cWU4wQ5GQQrXnvyLjwN8w7TjPtFHIpoPatyTduYKE",
-	"GXbNNBLfpVQJF0QqkA3YF+2Y/lh61R3qujqn56Ad1z4bBN7twkV1FvoieBiiO26Nb3pWMiWt+D32zv2C",
-	"adpxqAmuc1OAvmsETxAmBzWcUB4Oe7RhKB0gzMWNkDMRlcdMqr7INeky+0wMms01zCZ8ODkEpm9oxMvX",
-	"P9ONwUDgzNo+4Q21YMipRztiX9CeMEj4aITKHlCv6z0M+SB0nmVSGUzeYcLZFZ2SP/f2sRyN67Pa2eIu",
-	"WWB+SDvj0XAoc2FODE7tfzMlM1SGO1sGp4yngWMftThpV/zEppmVndb+3rOn+8+e7j9dtk8LayswSjaR",
-	"ApsDPdt99nx398Xe/u6Pz3Z2QqNpw0yu624bBxDJyCv/zBzwJmXmrI+wU6dSdb85DwkRG/mlFySWs1Zj",
-	"yGs7rCXIs1AfWzQVYGL4YyujNaaUzp2oNbVHchzi2AK9NET1fIi2ilnL8+icLp8aJ0cs1VgNcy1likws",
-	"zesHrUaI/CLXcefcL6nJBauDyZ1kcKrvOgF1Wf1STsWUYnOSJjb2GvzOo1Q92RSoQgx3e71oPce+nkW0",
-	"1AaVIXa9ZOLGr3OZW9dM3AyY+3ZQnKrq7FywEQOFIxY6NvRuIXTVO39nYxl6fKgIzw2YaTgHE2awY22c",
-	"0DtOKdzhSIxaU6Zv7MjFOvLpddClyj8B0wYV1ze69PqkTBsY0fVNfp5D9yk5zwo/lhuxUIIKb5GlmFhg",
-	"U637P+jfs/2nz1obqYWKfVFgG1YtqsHHO7b7lGvzBw9IXXiWDsjCqmjgEEk1X3JIa1n+fa1g3EeY3LWu",
-	"H0IAl2+Q6rag84oJ2hedKdMqaNn0BinPfm3ZjfXcwfVvIAj1Pby/IBD5l85gqXnaWJJwe0ZZel6jkO6O",
-	"aIFoi9hKpRMI6JSAjvzp8dR5TS+Tm+4YjTV1XskE21vkwa25zJ/u7N4dPKivsaIjtFCCmadc3CxznfAE",
-	"aetBrtLlVbwhLOnFB1Ics+EcvBKInGriwkHPIlwBMkNBkSI/OAI33QfSwVyYZ/ut0F3mFRbhm5oOXtSQ",
-	"Pz5/0Qsq8eIm8SdIC5a1opbjQOCgrEGBkpipBwpHCvXkKxf8DeFg1Mqz5Cs5HlIAU3dNlHogxOoF7VCb",
-	"OCShPyFLraAviufy4uXN3VpqDZZdjiStjlQ9XxGpGoTjVJW385zNpyjM+6zAaoEzhyGQZa/elIkh3qX/",
-	"3kmB87VCR0ZlWCtljryBk8uBMz+NhOGEqTGSfd69UxA8LCgFsCC8mDnI/BB/dIBBYxx4d8HqSLTmYmit",
-	"wupMdYN6wDnZN9UaTd7ojS+k8NYHQPy9lUC6QmLoq4FC5o3t5TOvUQ02Qg4LW1y8WPFwgfyosVMFlctM",
-	"XCcLV4WcLp4Ra1UMSileCZ+4WCkiYXmgIQfGezAKteJ8h3erlgZdjcEaJN254vvBjbFiwizR7nyqg5ob",
-	"9u511EYK0WrBQg1s3xMceVthjSpyuicEjmqzE8O+BUhq0LNq2QSWNl3wotyJBPATG5p0XuQdxCU0i8nG",
-	"ix2CKA0pntC67gkridgnmkCYBWgZG1NSTq4EJtAWOCthmY4oTwSuHWze+mpuRpW7rNQjhRepNtDu0/3A",
-	"q0urDq/sHU+MYkLDK6kQjs5PCqwJPLHcZALwE9fGrpW2kf/uXNptD03L1S6ub2f3+UZpKKvu9uKirQ9Z",
-	"c6Is+PxWGv0LeT3OAUyvFFb9zCfu0LLV3O1zm7ztCWiy9Gltdep7nRcfP7+Idva+/O1Ord6gL3QIHLZY",
-	"toxzpSxsaoLok9cXIW7dsjRfcMT8+OL5016v1+31AsT/0O933Sp2N1iCGz2qSAot47zhLVu08r37afl6",
-	"cGOa86aDcgFPBDCLwE8m7ANWeBt2dS6RnKFaPa+RhqVrvrJvBh2hS05Vu/ZivGrS5tIbgxaLDrP50bFu",
-	"JVNv358f/a/BL0enp8dX90asd65K/yfH2fLS7gsVHxoihkInNCA4fw95FDVSNkTpcfT6xa8F2hoR4jq0",
-	"jLdqcGoN/Fye3QfMPRFPNPjwEGm2uw2NRTYvYVC38OAu+ojSElkUFd5/+mNJis8QWb6Jw5fwJWVPwpQN",
-	"J1xgRyFL6AP7dATYHXchbqCNgZBmMJK5cLf90ua5+Zcn+imf0pWXpczHbskFzDXIodd+GByQ8rFWZOeV",
-	"SVtFSI0ejoASia1IKApA2jupHVhLHEHsQq7dWrblVpCMMrMqQMsrqRSmblXudqeFFUS1Waplka4T/9qp",
-	"zQVu+tJnXkvmCZNRuRGW2fHT1dU5uAdWGAzchA7W5UQqAxPaIJ1Pp0zNC/98IVV2rCA9BYJfSFy6OLGn",
-	"BGlXQbApoZy7x1s4MN4acWTXvbWr3IMXyBIufNxnQfwnOHS3XRgGfw6Jcn1N7wUCEo7JUNUTGtpxJrUZ",
-	"K9RWnhQmnP6Y8rEikaAMvFjexEX42qqRXNXXH4oCFjYRJea1opY9d+7vTb1GUbHoEKu8szgQBL2HN9+n",
-	"yqwxcv+Yrdocf4WxusIhd2mYMjUv+/0MIo2YQK+390Rb5DpNUevXzDA6uNUwJ2IkfbJ2PJXXPC3gqUvl",
-	"8W6IkJlUDjHgYiTXiWnDQHkW3SW2TeJ2ut29CPREzgRIp5CmqIYTJgwkTE+uJVOJtzfq0z4PMLYRpqxR",
-	"9TxkNDEXolrIIX8N7QRHLE/NlmXQ8dmCqfM86M6u8XVh6r3daK3XaMFDugGQJenBZCHSxtL0/ah18NvX",
-	"hHYWz9kMr285zsLBivcZCrpEqFqGKh3sjZkr8FFqyy6vR+zXmeTC3K1Q63Mun5WPlHCCw1xxM7+k3DSH",
-	"Bb275xV5ZwI1CwKKR4oL7EmZjcgTOiMuTQ7aVWY4MA0nZ1fHF2dHp4NXpyfHZ1eXEUyYhUN097nsOIvR",
-	"mObDam0TYzKKnyz63ZZvxLju5Iq9d+b8/eUVbBdvb9/ubLunOu6pLhy56oUi/0/grTVmpbrRUBQoVbQ5",
-	"DbZEXMaUEahWFcSU/Kq4ZEon0oxp4FrnVE3RXV2vcn50cXV2fNE5eV3NzzL+s7MxdKXgHZFvClX+P3+x",
-	"JkaAWw0122TX7c62/1bHGzDgC+2PU2TNiV6y4Q2KpDOSqjNSlHWVwDVOuEdAzo9QFlXAVa3EAsoXXGCO",
-	"lXtUZOL1xcaBShJLsgbBarLCPaOrrL7KpdcXG/j0+qIvKLHIpWfHq/LIYl9itv/0xy3w6Wp6BQx3+XFu",
-	"6FtUc6DdsPKaGQ1MeDOHpcsFAqJRQmRBKGca4oXqoHjroC8YlMkC9YIJhVnK5pjA9dy47O3yj919mMhc",
-	"aWjTAqpRTefCv3UARuUYb0VufOFtckhyxxaEMRoN+70XUQV/2RRdRt9iFh/lyrkXdnddamXKhyg03T7+",
-	"SNgbS3E0TM1rcLfVFCl4+eZNK2rdonLHo9Xr7nR7LrqJgmW8ddDa6/a6e865MyEVuM0yvn270+1tF2JC",
-	"TmwkbWi1Om2zPe2tU65NkUnValb//RYuxsucm6LKLfR3Irn2puyTry7s0b9ofb3hx4Uap91eb01649el",
-	"NTbywwK5jRYhk9tWjqrT1N7pEWC2X7hioP0HIMkl9AVoeslKkfaT7zze5D7V3N7VMyXFGOo6m6wBqzs8",
-	"Xc8ej64j0h9F1tXiRETP08fcpCKe5Kpc/Px7jzf/+3qKeTM/fZOiiG+U5l0DX15VNPDNbx8bqOK3j/as",
-	"e3Od1A4VdPlKWr/iyF4DRRjHmzD7TyrPhNW7hboAPWEZQpsbDdY8oL3wHxopnTuCjTXlThTFUAQZ7XpS",
-	"M/l9pUp8i+Yn/8gDqiefeRGS95Tfos+nrji8wL5bFKj1oS8Q07Db68FswlMsHBcEu1UudJ0T5UJ16+MX",
-	"JwfL6/8JWbKeAfemtwyyMLoiqa6avCxU18iMM0Z/Oj56vZJqu4Or0DC5B6QO7KlLOStO7hG9c+XNcy9e",
-	"L2Uy/2a7G4w5f2kaOBZwfHlACWtG+ldk9xPfDhzfubFWTnzkC51ozgNwXg/o573e3pAepz8xdrAnrt8S",
-	"VssYMBLmVJFbWAsLOucVG06w80oKo2R6l9YpGjcQ/f4yDj1fsnG7Vr5bXaHrX2lUd9mXdvbufqksB6QX",
-	"nm4yS6Caw768+2Kj2RrFfdWtt/69shK0uqbu5EVZdbVSyxfG9aJed5936pVpjUo0e94XrW8NbfIFU+lY",
-	"0BBfp83rusAawnr7s3ehfNn2IYxOLVLkNf5CWMIHNmrWlL+FwXtE4ETYYzuHEVfaQJtWo2E4YWJcRB6k",
-	"AOZvtCt2nYsxE5BnY8US3Drsi5pR4TWOJnZI4fsP2PeFNYW0YWJIN5xC97UvNqMa9y6cjKCof7fSpMt0",
-	"0L4oMhMPrKUCwXLnCIR0u6FpKLMQqNIgzQTVjGs8WIxT9YVfuDv6FAHylhMlpXIFcT1K5FMvatlKcQR8",
-	"ZNUD1WWbCRN9cXl1dHo8uHr/8/HZ5eDd0a+Do7fH0N55ao2g3KCG6zkUjrfDirq6dxraT3t72097+9tP",
-	"e7tbzuJautVXpMGFrZ5mj5MqJesPNDoJn7xq8u2yLcmDGkYr2LDugtB1U+jhtW9v/+6XyhpxemEDBVr2",
-	"R7if5tzdaOlFK4x7KVv7zgYrX+hN8AeReC0x1etJv+W1zFTmFJQ99FGV+el04RrVPEWj+FCvA9rv/CN3",
-	"irvBT2Y7SxlfEPSluuElq9bNsB6fnivqFYK5Bk90EQC18wJ+yqSmuAS4Q74WnVLYa615ceGeeMAzXoUW",
-	"Ayyh6b+53bp2yjPfe2V+CLEL89XLaOvxSZe1sH67yqkO4dwHM+miucCE+9YD5I+0n1WBTec6cPVaKzfv",
-	"dmf7mombzkaOs5pfVT/kbi4Wc61Q1QXN3Xtr3j8BUZaO/5Bi0nwsMOlwQQrI51ti0nSBRyBw5tIpFvRR",
-	"cyetxVtYh03mHX9yQM4hqYWsi02zZB0mcsDM9Q7BviBCyzYoFtBaHEXzTKFtqk0rshBRDNU8M5hsdeGo",
-	"tO13ChezwFlflGVAUjm7vwCtZYqmBY2zCYrKTV3nGDXacIykpjfdvjiTrlMSNeqhjKRcpATbaVjHHihr",
-	"2EIAayF1eRlW3QF+qu5dGyClxW5ZHx/GjF+Rjv3Ihnyj+jJ09HkzKEQhOd8jyW/0YVM+/IOkKHa/oY/5",
-	"Dkqd1++RseRXQsPHNv13N3m53k/jcR0G/zywd+VFckrdvZonhHQ6q6Jsxec+xLH6CglhhO3PPPnibpUU",
-	"Xfecpmp8TZ+vVY7fvq/msgm5H/J8TOXtox/JrzXv/nn8YyuF8AP1sKs3xVzCNg1Qs4EMDplKOr6qZD1O",
-	"raX2PChOXaw1X4FTC5r/hXGq3ZtynasBqn1sHTA90jeuyyy8RQPvj3IzgVeuLsWn3u71fC9TeHV08Xpw",
-	"cfz25PLq4ujq5P3ZVgFDa3VLFGTxdeIWn9ZlCHy+VeTDh2Sn2c+RcjlUnpLsFrmF0GZwy2WRSKyBwX6v",
-	"V0+fpfTmg75YTC58AUbCzl7VULXINARmYCq1gd2enWm58+p2TO1XI4gHcWSfTpFp409VX/hesxHEZbZf",
-	"DLV5UibGMbhg9vFZBPFCImMMNzjXsJyE6CA2lb9ommmHltDrLdOoMzZ0lmf8P6ALHRjAD/Af8N/g/8Zb",
-	"Lj/Is9nlyV3PQWHCFQ5NwTbytVC7Vq77okpRW5NLF3k72nV99T1CfTNY50YX/lMafEVL2ACoX0xH/ZdA",
-	"9atybDeC9TvfloxmsmZAYfqnDunUQlzLiYyLZuBxlVMcfwfX38H1Y4JrEk9gjQuvykowNXX34eLUajUr",
-	"xqErMARqCFhve2W3EuHUDtCborHO1ympZpf7DRRV1bHePhzKknN9y1Z0Zt8NFLAu4fW9zcSj3hT8vkf/",
-	"ocMt9zuIjw7ylmCdF90nurxwi7sajNVQBtrkXLPQSAMrr+itrxPwWve3YHj6fYaC8lrLG9xaC0rONKoI",
-	"tKTfGmA3SB2v/Ul1oduYfjkhhkzJW+/dLFdwjakUY10hDU9UFz64Dpg1/DqSaowJVWt5VztFYcsnnpRf",
-	"KYT93v6hCxn5Nyw43O+9sGqhL4qumgXo5C5HFt43wrqBTvYghQdWJY7h2iIbE8AzfWGt+rbHxFcfLs4G",
-	"Vv+4sLXdgoGf38FOi9ZcGVIcDB7XFMRlrY/X42mZ78rhL6wcCmC+oBzWKAHKy+ikvjPYKreR8xlQROGr",
-	"hW1dKkHAD/TBt9jvPqZX5zs6e2h05r1Ovmk1ORLyQs9T+Khs9+E+9i2Mw23ntkhPDlNkyt44RXFRIeIk",
-	"0+TLCF5iR4ujFr/SoNGYFBOnm8s+JD7Pyv9wA6l+FJZpSVT72Q/6uGzTDAknOXEFWUtR96ob37c8TN/O",
-	"e1bRt8JvZjn2lz+g/54HLegErH6NJHxOwj6/s3rvIJeY66LSVT+jtd2HDhql+fZUO+BXhDjkLaq+IF1g",
-	"z/MNYqabfSRdqma76HkDr0pqvOvan+BSeTQ6AhUUc9UXgaZLB+7Ulge9yGHkBo7Pjl6eHr+Omj+cNWMZ",
-	"fetUE9HdpLQv2gzOj89en5y9rYe4fSCbaYi96vExem40VP03/a+/kJfMaiKqXY3fHl+FoeDpva/kP+QK",
-	"++rkwYcJhjeadD2yv2ytfjwtfiHIZ7m69vszxsmtWjjCS8FplyKx9d1j9t1j9ujhaJLl0K2wZCB8dRJ7",
-	"smES+yFUvYZiOiGzCTMwYRmFh3z6EDMuKbwbUITaQaq70qn/EuAq0FhqBcryfO5+T1/+C2KsNFA3+EQX",
-	"CcxVGy36qbyo+N23UcrGOgLfeEwf+iYJLs95a80xLJoI1AvL1qUOFhX/T3Qt5tp2P9xUljNEoLkYp+TD",
-	"2gpkDXr42BeNVRYVMTQuUX5YxXYdYqswT5lFWCURMtATqUwn5beY9IUDq9D41Sgw0qG3u6rAGp0XfDVY",
-	"0G1Wb/T+LxE6DLauf+y4oednKFjot1OSx/jPLbv7DnT+HYBOQ0MXyrCRWVd1OCEDrqFx6qq31LUffXG5",
-	"ui0UBTUdol4tB9vbO7s/dnvdXnfn4HnveY9Ouh/i85JN4KqOIyo9oIIBVxLgSjxc9bHTWNQGRSQg1XCC",
-	"2rhPulU4r1YnYJXR4g/KjAWFMqrOLl/3CxTFz1wXHFie4mWj54u/BQOtXzbs5uwnbCaWLc966v0Ldf9h",
-	"cR0V8Rva1EWHQMNjaM3thQu6RoO7cZfnfsVUAgrHnHaDJGaiZD6eBPOhirBQKJ+pNplzwy9P9iZclupr",
-	"UWvVrFuR9xSUzQlqm0K51bXZynKoLx+//FcAAAD//w==",
+	"7H37chu50t+rdJhTZerbIUVd7LWlSlVkWfYqK8sqSf52T5YOB+I0SRwNgTkARjTX5bxO3iNP9hUamBsJ",
+	"UrTW1p6L/ZdMzgCNRqPx6ys/tYZymkmBwujWwafWBFmCiv48l1dGKrR/JqiHimeGS9E6aF1PEJjQM1Qw",
+	"ZEpx1MBgqDBBYThLD4EbmObagJAGbhCGbDjBBJiYzyaosNuKWgr/nnOFSevAqByjlh5OcMrsVCjyaevg",
+	"t5aQHU3Tf4haZp5h66CljeJi3Pr8OWpdolHzo5FBtUzeFQ6lSDQYCTPGLQUjqRCUfYWLMbQvXx/Di52d",
+	"Hvz//7fT6+5297bWkzTlgk8tVTslKVwYHKNqfbbEZEyxKRrPtmOmkpdcJFyMTxP7AbdEZcxMWlFLsCm9",
+	"nqydcCTVlJnWQSvP6cnl9dtJrgwzWE7w9xzVvJpB05drV8U+nqEYm0nr4Nl+ZBdZ/HcnNOMrvONDdCta",
+	"Fodhro2conqiIaEHIxhJNWMqwcRuxBt5webANFydH1080fBr59XJf54en3ROX3XhF24mMjdWbMwEQaOy",
+	"I4BGu4sMtGE3KfZFpjFPpJhPZa6BJ5Cg4neYwEjJKb2Ya1TdvmhFjiNOlCuW/Npxa+icWp5uyIiMGYPK",
+	"Dvd/fjvq/G/W+b3XedEdHHQ+/PCX4M6cJjjNpEExnP+M82VuHaWcaZAjiC/x7zlq0zlN4kNaLEiB9hu7",
+	"FjOT3VULqU3RsXPUF/MXhaPWQeu/b1fHett9q7cXSHPnaKRQT5bJ9F/AjJuJ3z0hZxFM5AzvUIH7lrbL",
+	"ntIEJL2pgSmEtj9yDDI2n6IwW+VaFsRU+fnrS0hwxPLUtA5GLNVY8vhGyhSZ8GQT60LSWFsk3OI8Aj2U",
+	"mRPCQkaAiYT+o2RusAvP7ZfP9iFFu9c6goSPudERxJ0YpIJ4EK/ci2oTH74Nn+0x1ZkUGkmDvGTD22v5",
+	"lgt+lGXh8yZzM5RTBK5B4VDaY3YIN2x4C1z4lVqtBSzLLOk1rX4mh8wN9GmNcliUa0vjS5a8YQZnjKR6",
+	"KIVBYeyfLMtS7kbdzpS8SXH6w9+0m2Izlly4txwvmqt1sqfwbzg0Vsxye+mkqd0XdwdhAlpO0Uysbp/Z",
+	"20bYe0chS6BtH9c8IUZNuR5KMeLjXGGy1W25JfkNfMwl2Q1Ublqii6VW4dsdjEcc0yQGK1yadlGORkh3",
+	"CdBXRPWxFKOUDx+V5qOSYtIIdPCZFcDmcbPr0YanKXABmZJjhVpDO/YvD7gYFJ/GW5FXLFwDS+1+zfsi",
+	"5eIWE2jHY5mx+cB/PnAf21ekosndm/Zj+7qQkEoxtkd7aPgdlu/bBwZcuE/jA/cCGzMutuxN8TlqeZG+",
+	"5lOUuXl8yU54QjjJAyouwPApHjq4sp7ZJAynwt5PLH1Myt8L/Ji584hKSXUICRrGU6f97RJq13gqx5CL",
+	"BN2+lXLvRPlcmtcyF8ljUn8uQefDCSjUMldDtEgFzIRrByAsWddSnjE1xj9LK9zIhI6FvPNs0/x3hJRP",
+	"uSnoe8vE3Osu/ciKgBlPC8yYvX8cvG/H9osBfVE7qlzDMOUoDGnsJCGFwDWkcnhL+twAszgeFGbIDCZ9",
+	"MWI8tVqdj0WHC12cBfdYTNC/Q9g/Bu2wvkN9tVuu9tCqtfqnt2umBC33vWC5mUjFf8dHFcu3XGsuxhFw",
+	"ccdSnlh+4cfM3s8140pDW6PWXAow8hZFBGw4tCyl/9l3PLc1DhU64FXjyy+//NI5ys3EDjb05sOyGBK1",
+	"WEEkmDFhrBp/iUxZtltQ9JJpPowjqFtTO91n3Z17rKkQtHgv2B3jqcX5jyvLCWYoElKo9vxXZBz4G6Yd",
+	"55k2Ctl0UPuWpDtXkDDDbphG4ruUKuGCSHWguC/aMf2x9Ko71HV1Ts9BO659Ngi824XL6iz0RfAwRPfc",
+	"Gl/1rGRKWvF77J37BdO041AT3OSmAH03CJ4gTA5qOKE8HPZow1A6QJiLWyFnIiqPmVR9kWvSZfaZGDSb",
+	"a5hN+HByCEzf0ohXr36mG4OBwJk12cIbasGQU492xL6gPWGQ8NEIlT2gXtd7GPJe6DzLpDKYvMWEs2s6",
+	"JX/u7WM5GtdntbPFXbLA/JB2xqPhUObCnBqc2v9mSmaoDHe2DE4ZTwPHPmpx0q74kU0zKzut/b1nT/ef",
+	"Pd1/umxWF9ZWYJRsIgU2B3q2++z57u6Lvf3dH5/t7IRG04aZXNe9TQ4gkpFX/pk54E3KzFkfYV9Upep+",
+	"c44dIjbySy9ILGetxpA3dlhLkGehPrFoKsDE8MdWRmtMKX1SUWtqj+Q4xLEFemmI6vkQbRWzlufROV0+",
+	"NU6Szf4haLTX5/WDViNEfpHruHPhl9TkgtXB5AUzONX3nYC6rH4up2JKsTlJExt7DX7vUaqebApUIYa7",
+	"vV60nmNfziJaaoPKELteMnHr17nMrRsmbgfMfTsoTlV1di7ZiIHCEQsdG3q3ELrqnb+xsQw9PlSE5wbM",
+	"NHyaCTPYsTZO6B2nFO7xf0atKdO3duRiHfn0JugJ5h+BaYOK61tden1Spg2M6PomP8+h+5R8foX7zY1Y",
+	"KEGFd8hSTCywqdb9H/Tv2f7TZ62N1ELFviiwDasW1eDjPdt9xrX5gwekLjxLB2RhVTRwiKSaCzyktSz/",
+	"vlQwHiJM7lrX30IAl2+Q6rag84oJ2hedKdMqaNn0BinPfm3ZjfXcw/WvIAj1PXy4IBD5V85gqXnaWJJw",
+	"e0ZZelGj0Pt7m0RbxFYqnUAcqgR0FAaIp85repXcdsdorKlzLBNsb5EHt+bpf7qze3/Mo77Gio7QQglm",
+	"nnFxu8x1whOkrQe5SpdX8ZqwpBcfSHHMhnPwSiByqokLBz2LKAvIDAUFuPzgCNx0v5EO5sI822+F7jKv",
+	"sAjf1HTwoob88fmLXlCJFzeJP0FasKwVtRwHAgdlDQr0wYeBDyd84YK/IhyMWnmWfCHHQwpg6q6JUg+E",
+	"WL2gHWoThyT0J2SpmSyL5/Li5e39WmoNll0OgK0OsD1fEWAbhMNrlbfzwsWV3mUFVgucOQyBLHv1pkwM",
+	"8T7991YKnK8VOjIqw1rJh70GTi4Hzvw0EoYTpsZI9nn3XkHwsKAUwILwYuYg80P80QEGjXHg3QWrA+ia",
+	"i6G1Cqsz1Q3qAedk31RrNHmjN76QwlsfAPEPVgLpComhrwYKmTe2l8+8RjXYCDksbHHxYsXDBfKjxk4V",
+	"VC4zcZ0sXBdyunhGrFUxKKV4JXziYqWIhOWBhhwY78Eo1IrzHd6vWhp0NQZrkHTvih8GN8aKCbNEu/Op",
+	"Dmpu2PvXURspRKsFCzWw/UBw5G2FNarI6Z4QOKrNTgz7GiCpQc+qZRNY2nTBi3InEsCPbGjSeZEuEZfQ",
+	"LCYbL3YIojSkeELreiCsJGKfaAJhFqBlbEy5RLkSmEBb4KyEZTqi9Ba4cbB564u5GVXuslKPFF6k2kC7",
+	"T/cDry6tOryytzwxigkNx1IhHF2cFlgTeGK5yQTgR66NXSttI//dubTbHpqWq11c387u842yZ1bd7cVF",
+	"Wx+y5kRZ8PmtNPoX0pGcA5heKaz6mc83omWrudvnts9j0WTp09rq1Pc6Lz58ehHt7H3+y71avUFf6BA4",
+	"bLFsGedKWdjUBNGnry5D3Lpjab7giPnxxfOnvV6v2+sFiP+h3++6VexusAQ3elSRFFrGRcNbtmjle/fT",
+	"8vXgxjQXTQflAp4IYBaBH03YB6zwLuzqXCI5Q7V6XiMNS9d8Zd8MOkKXnKp27cV41aTNpTcGLRYdZvOj",
+	"Y91Kpt68uzj66+CXo7Ozk+sHI9Z7V6X/k+NseWkPhYrfGiKGQicuIc75e8ijqJGyIUqP40KeXFsjQlyH",
+	"lvFWDU6tgZ/Ls/uAuSfiiQYfHiLNdr+hscjmJQzqFh7cRR9RWs4ffH0ML/af/liS4jNElm/i8CV8RUmf",
+	"MGXDCRfYUcgS+sA+HQF2x12IG2hjIKQZjGQu3G2/tHlu/uWJfsqndOVlKfOxW3IBcw1y6LUfBgekfKwV",
+	"2Xll0lYRUqOHI6D8ZysSigKQ9k5qB9YSRxC7kGu3liS6FSSjzKwK0HIslcLUrcrd7rSwgqg2S7Us0nXi",
+	"Xzu1ucBNX/rMa8k8YTIqN8IyO366vr4A98AKg4Gb0MG6mkhlYEIbpPPplKl54Z8vpMqOFaSnQPALiUuX",
+	"p/aUIO0qCDYllHP/eAsHxlsjjuy6t3aVe/ASWcKFj/ssiP8Eh+62C8PgTyFRrq/pnUBAwjEZqnpCQzvO",
+	"pDZjhdrKk8KE0x9TPlYkEpSBF8vbuAhfWzWSq/r6Q1HAwiaixLxW1LLnzv29qdcoKhYdYpV3FgeCoA/w",
+	"5vtUmTVG7h+zVZvjrzBWVzjkrgxTpuZlf5hBpBET6PX2nmiLXKcpav2KGUYHtxrmVIykzzGPp/KGpwU8",
+	"dak83g0RMpPKIQZcjOQ6MW0YKM+i+8S2SdxOt7sXgZ7ImQDpFNIU1XDChIGE6cmNZCrx9kZ92ucBxjbC",
+	"lDWqnoeMJuZCVAs55K+g7bPQtyyDTs4XTJ3nQXd2ja8LU+/tRmu9Rgse0g2ALEkPJguRNpam70atg9++",
+	"JLSzeM5meHPHcRYOVrzLUNAlQkU+VKBhb8xcgY9SW3Z5PWK/ziQX5n6FWp9z+ax8oIQTHOaKm/kV5aY5",
+	"LOjdPcfknQmUWggoHikusCdlNiJP6Iy4NDloV5nhwDScnl+fXJ4fnQ2Oz05Pzq+vIpgwC4fo7nPZcRaj",
+	"Mc2H1domxmQUP1n0uy3fiHHdyRV778zFu6tr2C7e3r7b2XZPddxTXThy1QtF/p+gQoyZVLcairqqijan",
+	"wZaIy5gyAtWqOp6SXxWXTOlEmjENXOucqim6q8tsLo4ur89PLjunr6r5WcZ/djaGrhS8I/J1ocr/1y/W",
+	"xAhwq6Fmm+y629n23+p4AwZ8pv1xiqw50Us2vEWRdEZSdUaKsq4SuMEJ9wjI+RHKogq4rpVYQPmCC8yx",
+	"co+KTLy+2DhQSWJJ1iBYTVa4Z3SV1Ve59PpiA59eX/QFJRa59Ox4VR5Z7Cvj9p/+uAU+XU2vgOEuP84N",
+	"fYdqDrQbVl4zo4EJb+awdLlAQDQqnywI5UxDvFDUFG8d9AWDMlmgXjChMEvZHBO4mRuXvV3+sbsPE5kr",
+	"DW1aQDWq6Vz6tw7AqBzjrciNL7xNDknu2IIwRqNhv/ciquAvm6LL6FvM4qNcOffC7q5LrUz5EIWm28cf",
+	"CXtjKY6GqXkN7raaIgUvX79uRa07VO54tHrdnW7PRTdRsIy3Dlp73V53zzl3JqQCt1nGt+92ur3tQkzI",
+	"iY2kDa1Wp222p711xrUpMqlazaLF38I1hJlzUwQqs3boNvRFkT36F60vk/ywUOO02+utSW/8srTGRn5Y",
+	"ILfRImRy28pRdZraOz0CzPYLVwy0/w1Icgl9AZpeslKk/eQ7jze5TzW3d/VMSTGGus4ma8DqDk/Xs8ej",
+	"64j0R5F1tTgR0fP0MTepiCe5Khc//97jzf+unmLezE/fpCjiK6V518CXVxUNfPPbhwaq+O2DPeveXCe1",
+	"QwVdvgDYrziy10ARxvEmzP6TyjNh9W6hLkBPWIbQ5kaDNQ9oL/yHRkrnjmBjTbkTRTEUQUa7ntRMfl+p",
+	"Et+g+ck/8g3Vk8+8CMl7yu/Q51NXHF5g3x0K1PrQF4hp2O31YDbhKRaOC4LdKhe6zolyobr14bOTg+X1",
+	"/4QsWc+AB9NbBlkYXZFUDk5eFqprZMYZoz+dHL1aSbXdwVVomNwDUgf21KWcFSf3iN659ua5F6+XMpl/",
+	"td0Nxpw/Nw0cCzg+f0MJa0b6V2T3E98OHN+5sVZOfOQLnWjOA3BeD+jnvd7ekB6nPzF2sCeu3xJWyxgw",
+	"EuZUkVtYCws655gNJ9g5lsIomd6ndYp+E0S/v4xDz5ds3K6V71ZX6PpXGtVd9qWdvftfKssB6YWnm8wS",
+	"qOawL+++2Gi2RnFfdeutf6+sBK2uqXt5UVZdrdTyhXG9qNfd5516ZVqjEs2e90XrW0ObfMFUOhY0xNdp",
+	"87ousIaw3v7kXSift30Io1OLFHmNH6huc4EYIlNXqnRO1pEL47TLAAiJPhdwcfTXtyfn14N3F9en786v",
+	"Bm+Pfh0cvTmJ4FkPNNzMofAXHfaFNBNUM66RCoPc2fED/g+yPaA9syqQUSU7KmA3VlNW+WF6IvM0oaO6",
+	"FUGTFmdNeugA3o0Dp8LqmjmMuNIG2n5twwkT4yJcIgUwfw1fs5tcjJmAPBsrluDWYd0QKubTfWE3UQrf",
+	"NcEOIKwBpw0TQ7qXFbqvfYkcracLpyMoqvbtGdBlEmtfFPmUB9a+gmCRdgRC+s2hocxCeE1Dyd+Dxeha",
+	"XxS7SkynuJW39yiVlqtyJyi25RNGajlWcQR8ZJUaVZObCRN9cXV9dHYyuH7380m18dDeeWpNt9xgc/sr",
+	"6uo+dWg/7e1tP+3tbz/t7W45O3EJi6xI3gvbas2GMlUi2R/oKhPWF9Xk22UPmA2eLTqLfFPLbwXH1t2A",
+	"um7rffvrpbd//0tlETy9sMENUTaAeNjVsLvR0oteHw+6Tew7G6x8ofnCHzQ1apm3/iIolHylWpnTZWUG",
+	"bviqmaJRfKjXGQ5v/SP3SrfBj2Y7SxlfkOulOuglK93NsB5vXyjqfYK5Bk90EdC18wJ+zKSmOAu4478W",
+	"bVMYb625dOme+IZHugqVBlhC0391O3ztlOe+l8z8EGIXtqyXBdfjrS4LY/12lVMdwoUPztIVdIkJ960U",
+	"yL9qP6sCtc4V4urPVm7e3c72DRO3nY0cgTU/sf6Wu7lYnLZCMxc0dx+saP8EhFwGMkJ6SPOxwKTDBekb",
+	"nz+KSdOlH4HAmUsPUbpxNJs7aS34wtptMu/ko8N4DmMtZJFsmvVbb/LleqFgXxChZVsXC9AtwqJ5ptA2",
+	"1aYVWZUohmqeGUy2unBU+ip2Cpe5wFlflGVNUjk/RhHSKFNOLZycTVBUbvc6x6hxiGMkNfHp9sW5dJ2f",
+	"qPEQAftcpGSG0LCOPVDW5IWg10Iq9jLguhfqFN3INsBFi92/Pnwbt8SK9PJHdkw0qklDR583g1wUYvQ9",
+	"n/xGHzblwz9IimL3K/rM76HUeTEfGTp+IRJ8bFfG7iYv1/uDPK4D5J8H5a68SM6oW1nzhJBOZ1XUsPjc",
+	"h2xWXyEhjLD9iSef3a2SousG1FSNr+jztcrx67c3XbYY90MNKqfy7tGP5Jdac/88/r6VQvieevLVe5Mu",
+	"YZsGqNlABodMJR1fJbMep9ZSlb4pTl2snV+BUwua/4Vxqt2bcp2rAap9bB0wPdK3rtkvvEED745yM4Fj",
+	"V2fjU4n3er43KxwfXb4aXJ68Ob26vjy6Pn13vlXA0FodFgWNfN27xad1GQKfPxb5cCjZafZzpNwUlack",
+	"u0WuJLQZ3HFZJEZrYLDf69XTgSld+6AvFpMlX4CRsLNXNYgtMieBGZhKbWC3Z2da7iS7HVM72QjiQRzZ",
+	"p1Nk2vhT1Re+5W8EcZm9GENtnpSJcQwuOH9yHkG8kJgZwy3ONSwnVTqITeU8mmbaoSX0ess06owNneUZ",
+	"/0/oQgcG8AP8B/w3+L/xlst38mx2eX83c1CYcIVDU7CNXCvUfpbrvqhS7tbkBkbejnZdbH3PU9/c1oUF",
+	"hP+UBl/R4jYA6hfTa/8lUP2qnOGNYP3O1yWjmXwaUJj+qUM6tRDXcjzjoid7XOVIx9/B9Xdw/ZjgmsST",
+	"YnDVhVdlWZiaunt/eWa1mhXj0BUYAjUErLe9sluJcGoH6HXRKOjLlFTzxwY2UFTVDwfYh0NZf64P24oG",
+	"+buBgtwlvL63mXjUm5w/9Oh/6+jKww7io4O8JVjnRfeJLi/c4q4GYzWUgTY51yw00sDKK3rrywS81s0u",
+	"GG5/l6GgPN3yBrfWgpIzjSoCLeknH9gtUgdvf1JdUDemH7CIIVPyzns3yxXcYCrFWFdIwxPVhfeuo2cN",
+	"v46kGmNC1Wfe1U7x2fKJJ+VXCmG/t3/oIkT+DQsO93svrFroi6JLaAE6ucv5hXeNgG+gMz9I4YFViWO4",
+	"tsjGBPBMX1irvu0x8fX7y/OB1T8uoG23YODnd7DTojVXVhUHw8o1BXFV60v2eFrmu3L4B1YOBTBfUA5r",
+	"lABlbHRS3+lsldvI+QwoovDFwlYlGWzkB3rvfzKg+5hene/o7FujM+918k24yZGQF3qewkdl+xL3sW/J",
+	"HG6jt0V6cpgiU/bGKYqlChEnmSZfRvASO1octfjVCY3GpEVaVtlXxadg+R+iINWPwjItiWo/Y0Ifl22n",
+	"IeEkJ67AbCnqXnUX/JqH6et5zyr6VvjNLMf+4Q/ov+dBCzoBq19XCZ+TsM/vvN4LySUau6h01Z9pbTel",
+	"g0arAXuqHfArQhzyDlVfkC6w5/kWMdPNvpgu9bRd9PCB45Ia77r2J7hUHo0ORwXFXPVFoInUgTu15UEv",
+	"shu5gZPzo5dnJ6+i5u+XzVhG3zrVRHQ3Ke2LNoOLk/NXp+dv6iFuH8hmGmKvenyMnhsNVT9R/2s25CWz",
+	"mohqceM3J9dhKHj24Cv5D7nCoi9VUt8mGN5oOvbI/rK1+vGs+MUjn//qfk5gxji5VQtHeCk47VIktr57",
+	"zL57zB49HE2yHLoVlgyEhyTlF92R/oys/FCmPaxNtO/CVdnEKbZHtS8osX/CsszVFqAA1sxeD2tm7TDe",
+	"fZnf/2z52YEmXysQot/47vdM639AfJgGajif6CLXumppRj9bGBW/wTdK2VhH4JvA6UPfsMKlZG+tUSFF",
+	"Q4d6kd+6tMei+8ITXYsXt92PaJVFGhFoLsYp+d+2AhmPHvr2RWOVRXUSjUuUH1ZxaYc2K7xWZkBWCZAM",
+	"9EQq00n5HSZ94YA2NH7BC4x0yPO+irxGFwxfmRd0+dWb7v9LhD2DPyPw2DFPz89QoNNvpyRv959bAvkd",
+	"pP07gLSGhi6UYSMrsOo2Q8ZnQ+PUVW+paz/4Qn91VygKagBFfXMOtrd3dn/s9rq97s7B897zHp10P8Sn",
+	"JXvGVYBHVDZBxQ6unMGVp7hKcKexqCWNSECq4QS1cZ90q1BkrcbBKqPFH/cZCwrDVF12vuzXQIpfSi84",
+	"sDzFy0b/HX8LBtrwbNhZ20/YTIpbnvXM+0bqvs/iOipiT7Spi86MhreTm6ULukaDu3GX5z5mKgGFY067",
+	"QRIzUTIfT4K5XEVIK5SLVZvMhRCWJ3sdLhH2dcG1yuKtyHs5ykYRtU2hvPDabGUp1+cPn/8rAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	e, err := handler.New(handler.Deps{
 		Sessions:     service.NewSessions(gopayClient, users, signer),
 		BankAccounts: service.NewBankAccounts(gopayClient, accounts),
-		GoPay:        service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.StaleTokensMaxAge),
+		GoPay:        service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.PaymentOptionsMaxAge, cfg.StaleTokensMaxAge),
 		Cards: service.NewCardBindings(snapClient, repo.NewCardBindings(a.pool), service.CardBindingConfig{
 			Card:        snap.CardOptions{BaseURL: cardURL, ClientID: cfg.CardClientID, MerchantID: cfg.CardMerchantID},
 			WebviewBase: webviewURL, RedirectURLs: handler.CardRedirectURLs(publicBase), ReturnURL: cfg.CardReturnURL, TTL: cfg.CardBindingTTL,

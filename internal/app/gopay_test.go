@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/common/expfmt"
@@ -139,7 +140,7 @@ func TestGoPaySNAPLinkFlow(t *testing.T) {
 
 	t.Run("TokensRefreshedBeforeEveryPayment", func(t *testing.T) {
 		in.app.Sandbox.UpgradeCustomer("81234567890") // GoPay Tabungan upgrade: tokens change
-		after := in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...)
+		after := in.do("GET", "/internal/v1/users/"+uid+"/payment-options?refresh=true", "", ia...) // as before a payment
 		opts := after.json(t)["payment_options"].([]any)
 		if len(opts) != 3 || opts[0].(map[string]any)["token"] == firstToken || opts[2].(map[string]any)["name"] != "GOPAY_SAVINGS" {
 			t.Fatalf("stale tokens after an upgrade: %s", after.body)
@@ -324,13 +325,13 @@ func TestStaleTokensPolicy(t *testing.T) {
 		t.Fatalf("%s", r.body)
 	}
 	in.app.Sandbox.SetFault(sandbox.OpSNAPInquiry, sandbox.Fault{ErrorRate: 1})
-	r := in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...)
+	r := in.do("GET", "/internal/v1/users/"+uid+"/payment-options?refresh=true", "", ia...)
 	m := r.json(t)
 	if r.status != 200 || m["stale"] != true || m["stale_reason"] != "upstream_unavailable" || len(m["payment_options"].([]any)) != 2 {
 		t.Fatalf("refresh failed: want last tokens marked stale: %d %s", r.status, r.body)
 	}
 	strict := start(t, e.upstreamsAt(in.app.SandboxURL()).with("STALE_TOKENS_MAX_AGE", "1ms"))
-	problem(t, strict.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", strict.internalAuth()...), 503, "upstream_unavailable", "")
+	problem(t, strict.do("GET", "/internal/v1/users/"+uid+"/payment-options?refresh=true", "", strict.internalAuth()...), 503, "upstream_unavailable", "")
 }
 
 // 100 concurrent internal requests for one user over two instances: one upstream inquiry.
@@ -637,5 +638,48 @@ func TestLegacyActivationURLAndAccountIDAtRest(t *testing.T) {
 	}
 	if d := dump(); strings.Contains(d, id) || !strings.HasSuffix(d, "false") || strings.Contains(d, "gopay.example") {
 		t.Fatalf("the swapped account id (or its activation link) is still stored: %s", d)
+	}
+}
+
+// Issue 9: a payment-options read that finds the stored options fresh is served from them, with
+// no upstream call (and no write); refresh=true, or options older than PAYMENT_OPTIONS_MAX_AGE,
+// refresh first.
+func TestFreshPaymentOptionsAreServedWithoutARefresh(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t).with("PAYMENT_OPTIONS_MAX_AGE", "1s"))
+	auth := in.login(in.app.SandboxURL(), "fresh")
+	uid := userID(t, auth)
+	if r := in.linkSNAP(auth, "81255556666"); r.status != 201 {
+		t.Fatalf("link: %d %s", r.status, r.body)
+	}
+	ia := in.internalAuth()
+	inquiries := func() int { return in.app.Sandbox.Calls(sandbox.OpSNAPInquiry) }
+	get := func(query string) response {
+		r := in.do("GET", "/internal/v1/users/"+uid+"/payment-options"+query, "", ia...)
+		if r.status != 200 {
+			t.Fatalf("payment options: %d %s", r.status, r.body)
+		}
+		return r
+	}
+	get("") // never refreshed: the first read refreshes
+	base := inquiries()
+	if base != 1 {
+		t.Fatalf("%d inquiries for the first read, want 1", base)
+	}
+	for range 20 {
+		get("")
+		in.do("GET", "/v1/gopay-link/payment-options", "", "Authorization", auth)
+	}
+	if n := inquiries(); n != base {
+		t.Fatalf("%d inquiries for 40 reads of fresh options, want none", n-base)
+	}
+	get("?refresh=true")
+	if n := inquiries(); n != base+1 {
+		t.Fatalf("refresh=true made %d inquiries, want 1", n-base)
+	}
+	time.Sleep(1100 * time.Millisecond) // past PAYMENT_OPTIONS_MAX_AGE
+	get("")
+	if n := inquiries(); n != base+2 {
+		t.Fatalf("a read of options older than the max age made %d inquiries, want 1 more", n-base-1)
 	}
 }

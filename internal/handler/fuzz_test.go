@@ -109,8 +109,8 @@ func (unreachableLinks) Activate(context.Context, uuid.UUID, string) error { ret
 func (unreachableLinks) ReplaceOptions(context.Context, uuid.UUID, int64, []domain.PaymentOption, time.Time) error {
 	return errUnreachable
 }
-func (unreachableLinks) Options(context.Context, uuid.UUID, int64) ([]domain.PaymentOption, error) {
-	return nil, errUnreachable
+func (unreachableLinks) WithOptions(context.Context, uuid.UUID) (domain.GoPayLink, []domain.PaymentOption, error) {
+	return domain.GoPayLink{}, nil, errUnreachable
 }
 func (unreachableLinks) Page(context.Context, int, int) ([]domain.GoPayLink, int, error) {
 	return nil, 0, errUnreachable
@@ -150,7 +150,7 @@ func newTestServer(tb testing.TB) (*echo.Echo, string) {
 	e, err := New(Deps{
 		Sessions:     service.NewSessions(fakeGoPay{}, memUsers{}, signer),
 		BankAccounts: service.NewBankAccounts(fakeGoPay{}, &memStore{rows: map[uuid.UUID]domain.BankAccount{}}),
-		GoPay:        service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0),
+		GoPay:        service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0, 0),
 		InternalAuth: service.NewInternalAuth(map[string]string{}, internal, time.Hour),
 		Cards: service.NewCardBindings(unreachable{}, unreachableCards{}, service.CardBindingConfig{
 			WebviewBase: "http://webview", RedirectURLs: CardRedirectURLs("http://bff"), ReturnURL: "app://back", TTL: time.Minute}),

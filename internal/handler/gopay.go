@@ -72,7 +72,7 @@ func (s *server) ListGoPayPaymentOptions(ctx context.Context, req api.ListGoPayP
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.gopay.PaymentOptions(ctx, user, deviceID(req.Params.XDeviceId, user))
+	o, err := s.gopay.PaymentOptions(ctx, user, deviceID(req.Params.XDeviceId, user), deref(req.Params.Refresh))
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (s *server) CreateInternalAccessToken(ctx context.Context, _ api.CreateInte
 
 func (s *server) GetInternalPaymentOptions(ctx context.Context, req api.GetInternalPaymentOptionsRequestObject) (api.GetInternalPaymentOptionsResponseObject, error) {
 	user := req.UserId
-	o, err := s.gopay.PaymentOptions(ctx, user, deviceID(req.Params.XDeviceId, user))
+	o, err := s.gopay.PaymentOptions(ctx, user, deviceID(req.Params.XDeviceId, user), deref(req.Params.Refresh))
 	if err != nil {
 		return nil, err
 	}

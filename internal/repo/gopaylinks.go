@@ -114,31 +114,47 @@ func (r *GoPayLinks) Get(ctx context.Context, userID uuid.UUID) (l domain.GoPayL
 	return l, err
 }
 
+// sealedLink is a link row as read, its sealed columns not yet opened.
+type sealedLink struct {
+	l                           domain.GoPayLink
+	phone, email, token, legacy []byte
+	mode, status                string
+}
+
+func (sl *sealedLink) dest(extra ...any) []any {
+	l := &sl.l
+	return append([]any{&l.ID, &l.UserID, &sl.mode, &sl.status, &sl.phone, &sl.email, &l.Name, &sl.legacy, &l.LegacyAccountID,
+		&l.ActivationURL, &sl.token, &l.OptionsRefreshedAt, &l.CreatedAt, &l.UpdatedAt}, extra...)
+}
+
 func (r *GoPayLinks) scan(row pgx.Row) (domain.GoPayLink, error) {
-	var l domain.GoPayLink
-	var phone, email, token, legacy []byte
-	var mode, status string
-	if err := row.Scan(&l.ID, &l.UserID, &mode, &status, &phone, &email, &l.Name, &legacy, &l.LegacyAccountID,
-		&l.ActivationURL, &token, &l.OptionsRefreshedAt, &l.CreatedAt, &l.UpdatedAt); err != nil {
-		return l, err
+	var sl sealedLink
+	if err := row.Scan(sl.dest()...); err != nil {
+		return sl.l, err
 	}
-	l.Mode, l.Status = domain.LinkMode(mode), domain.LinkStatus(status)
+	return r.open(sl)
+}
+
+// open opens a link's sealed columns, each bound to the user and the column.
+func (r *GoPayLinks) open(sl sealedLink) (domain.GoPayLink, error) {
+	l := sl.l
+	l.Mode, l.Status = domain.LinkMode(sl.mode), domain.LinkStatus(sl.status)
 	if l.OptionsRefreshedAt.Equal(time.Unix(0, 0)) {
 		l.OptionsRefreshedAt = time.Time{}
 	}
 	uid := l.UserID.String()
 	var err error
-	if l.Phone, err = r.openOptional(phone, uid, linkPhoneColumn); err != nil {
+	if l.Phone, err = r.openOptional(sl.phone, uid, linkPhoneColumn); err != nil {
 		return l, fmt.Errorf("link %d phone: %w", l.ID, err)
 	}
-	if l.Email, err = r.openOptional(email, uid, linkEmailColumn); err != nil {
+	if l.Email, err = r.openOptional(sl.email, uid, linkEmailColumn); err != nil {
 		return l, fmt.Errorf("link %d email: %w", l.ID, err)
 	}
-	if l.CustomerToken, err = r.openOptional(token, uid, linkTokenColumn); err != nil {
+	if l.CustomerToken, err = r.openOptional(sl.token, uid, linkTokenColumn); err != nil {
 		return l, fmt.Errorf("link %d token: %w", l.ID, err)
 	}
-	if legacy != nil { // else the clear id of a link pending since before migration 4, or none
-		if l.LegacyAccountID, err = r.openOptional(legacy, uid, linkLegacyColumn); err != nil {
+	if sl.legacy != nil { // else the clear id of a link pending since before migration 4, or none
+		if l.LegacyAccountID, err = r.openOptional(sl.legacy, uid, linkLegacyColumn); err != nil {
 			return l, fmt.Errorf("link %d legacy account id: %w", l.ID, err)
 		}
 	}
@@ -213,28 +229,52 @@ func (r *GoPayLinks) ReplaceOptions(ctx context.Context, userID uuid.UUID, linkI
 	})
 }
 
-// Options returns the link's stored payment options with their tokens opened.
-func (r *GoPayLinks) Options(ctx context.Context, userID uuid.UUID, linkID int64) (_ []domain.PaymentOption, err error) {
-	defer wrap(&err, "repo.GoPayLinks.Options")
-	rows, err := r.pool.Query(ctx, `SELECT o.name, o.active, o.balance::text, o.currency, o.token_sealed
-		FROM payment_options o JOIN gopay_links l ON l.id = o.link_id
-		WHERE o.link_id = $1 AND l.user_id = $2 ORDER BY o.position`, linkID, userID)
+// WithOptions returns the user's link and its stored payment options (tokens opened) in one
+// query: a payment-options read that finds them fresh costs one round trip.
+func (r *GoPayLinks) WithOptions(ctx context.Context, userID uuid.UUID) (l domain.GoPayLink, opts []domain.PaymentOption, err error) {
+	defer wrap(&err, "repo.GoPayLinks.WithOptions")
+	rows, err := r.pool.Query(ctx, `
+		SELECT l.id, l.user_id, l.mode, l.status, l.phone_sealed, l.email_sealed, l.name, l.legacy_account_id_sealed,
+		       coalesce(l.legacy_account_id, ''), coalesce(l.activation_url, ''), l.customer_token_sealed,
+		       coalesce(l.options_refreshed_at, 'epoch'), l.created_at, l.updated_at,
+		       o.name, o.active, o.balance::text, o.currency, o.token_sealed
+		FROM gopay_links l LEFT JOIN payment_options o ON o.link_id = l.id
+		WHERE l.user_id = $1 ORDER BY o.position`, userID)
 	if err != nil {
-		return nil, err
+		return l, nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.PaymentOption, error) {
-		var o domain.PaymentOption
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		var sl sealedLink
+		var name, balance, currency *string
+		var active *bool
 		var tok []byte
-		if err := row.Scan(&o.Name, &o.Active, &o.Balance, &o.Currency, &tok); err != nil {
-			return o, err
+		if err := rows.Scan(sl.dest(&name, &active, &balance, &currency, &tok)...); err != nil {
+			return l, nil, err
 		}
-		plain, err := r.ring.Open(tok, userID.String(), optionToken, o.Name)
+		if !found { // the link's columns repeat on every option's row: open them once
+			if l, err = r.open(sl); err != nil {
+				return l, nil, err
+			}
+			found = true
+		}
+		if name == nil { // a link without options (LEFT JOIN)
+			continue
+		}
+		plain, err := r.ring.Open(tok, userID.String(), optionToken, *name)
 		if err != nil {
-			return o, fmt.Errorf("option %s: %w", o.Name, err)
+			return l, nil, fmt.Errorf("option %s: %w", *name, err)
 		}
-		o.Token = string(plain)
-		return o, nil
-	})
+		opts = append(opts, domain.PaymentOption{Name: *name, Active: *active, Balance: *balance, Currency: *currency, Token: string(plain)})
+	}
+	if err := rows.Err(); err != nil {
+		return l, nil, err
+	}
+	if !found {
+		return l, nil, &domain.Error{Kind: domain.KindNotFound, Code: domain.CodeGoPayNotLinked, Message: "GoPay is not linked; link it first"}
+	}
+	return l, opts, nil
 }
 
 // Page lists links by id, perPage at a time (page from 1), with the total count.

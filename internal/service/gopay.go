@@ -37,7 +37,7 @@ type LinkStore interface {
 	SetStatus(ctx context.Context, userID uuid.UUID, status domain.LinkStatus) error
 	Activate(ctx context.Context, userID uuid.UUID, customerToken string) error
 	ReplaceOptions(ctx context.Context, userID uuid.UUID, linkID int64, opts []domain.PaymentOption, refreshedAt time.Time) error
-	Options(ctx context.Context, userID uuid.UUID, linkID int64) ([]domain.PaymentOption, error)
+	WithOptions(ctx context.Context, userID uuid.UUID) (domain.GoPayLink, []domain.PaymentOption, error)
 	Page(ctx context.Context, page, perPage int) ([]domain.GoPayLink, int, error)
 }
 
@@ -52,15 +52,16 @@ type GoPayLinks struct {
 	core        CoreAPI
 	links       LinkStore
 	coalesce    Coalescer
+	freshFor    time.Duration // stored options younger than this are served without a refresh
 	staleMaxAge time.Duration
 	now         func() time.Time
 }
 
-func NewGoPayLinks(s SNAP, c CoreAPI, links LinkStore, co Coalescer, staleMaxAge time.Duration) *GoPayLinks {
-	if s == nil || c == nil || links == nil || co == nil || staleMaxAge < 0 {
+func NewGoPayLinks(s SNAP, c CoreAPI, links LinkStore, co Coalescer, freshFor, staleMaxAge time.Duration) *GoPayLinks {
+	if s == nil || c == nil || links == nil || co == nil || freshFor < 0 || staleMaxAge < 0 {
 		panic("service.NewGoPayLinks: missing dependency")
 	}
-	return &GoPayLinks{snap: s, core: c, links: links, coalesce: co, staleMaxAge: staleMaxAge, now: time.Now}
+	return &GoPayLinks{snap: s, core: c, links: links, coalesce: co, freshFor: freshFor, staleMaxAge: staleMaxAge, now: time.Now}
 }
 
 // LinkRequest starts a GoPay link: AuthCode (from GoPay's linking page) for a new SNAP binding,
@@ -217,22 +218,27 @@ type Options struct {
 	RefreshError *domain.Error
 }
 
-// PaymentOptions refreshes the user's payment options with the Binding Inquiry (tokens change,
-// so this runs before every payment) and returns them. Concurrent refreshes for one user, on
-// any instance, share one upstream call.
+// PaymentOptions returns the user's payment options. Stored options refreshed less than
+// freshFor ago are served as they are: one query, no write, no upstream call (the seed's
+// advice is to refresh before every payment, not before every read). Otherwise, or when
+// refresh is asked for (a caller about to charge), they are refreshed with the Binding Inquiry
+// first (tokens change); concurrent refreshes for one user, on any instance, share one call.
 //
 // When the refresh fails, the decision is deliberate: a link GoPay reports inactive is marked
 // inactive and answered as such (never with tokens); any other failure serves the last stored
 // options marked Stale with their refresh time, if they are younger than staleMaxAge, and
 // fails otherwise.
-func (g *GoPayLinks) PaymentOptions(ctx context.Context, userID uuid.UUID, deviceID string) (o Options, err error) {
+func (g *GoPayLinks) PaymentOptions(ctx context.Context, userID uuid.UUID, deviceID string, refresh bool) (o Options, err error) {
 	defer domain.Wrap(&err, "GoPayLinks.PaymentOptions")
-	l, err := g.links.Get(ctx, userID)
+	l, opts, err := g.links.WithOptions(ctx, userID)
 	if err != nil {
 		return o, err
 	}
 	if l.Status != domain.LinkActive {
 		return o, domain.E(domain.KindConflict, domain.CodeGoPayLinkInactive, "GoPay is not actively linked ("+string(l.Status)+"); link GoPay again", nil)
+	}
+	if !refresh && !l.OptionsRefreshedAt.IsZero() && g.now().Sub(l.OptionsRefreshedAt) < g.freshFor {
+		return Options{Link: l, Options: opts, RefreshedAt: l.OptionsRefreshedAt}, nil
 	}
 	refreshErr := g.coalesce.Do(ctx, "payment_options", "refresh:"+userID.String(), func(ctx context.Context) error {
 		started := g.now()
@@ -250,7 +256,7 @@ func (g *GoPayLinks) PaymentOptions(ctx context.Context, userID uuid.UUID, devic
 	if refreshErr != nil && domain.As(refreshErr).Code == domain.CodeGoPayLinkInactive {
 		return o, refreshErr
 	}
-	if l, err = g.links.Get(ctx, userID); err != nil {
+	if l, opts, err = g.links.WithOptions(ctx, userID); err != nil {
 		return o, err
 	}
 	if refreshErr != nil {
@@ -260,10 +266,7 @@ func (g *GoPayLinks) PaymentOptions(ctx context.Context, userID uuid.UUID, devic
 		}
 		o.Stale, o.RefreshError = true, domain.As(refreshErr)
 	}
-	if o.Options, err = g.links.Options(ctx, userID, l.ID); err != nil {
-		return o, err
-	}
-	o.Link, o.RefreshedAt = l, l.OptionsRefreshedAt
+	o.Options, o.Link, o.RefreshedAt = opts, l, l.OptionsRefreshedAt
 	return o, nil
 }
 
