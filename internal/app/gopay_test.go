@@ -139,7 +139,7 @@ func TestGoPaySNAPLinkFlow(t *testing.T) {
 	firstToken := opts[0].(map[string]any)["token"].(string)
 
 	t.Run("TokensRefreshedBeforeEveryPayment", func(t *testing.T) {
-		in.app.Sandbox.UpgradeCustomer("81234567890") // GoPay Tabungan upgrade: tokens change
+		in.app.Sandbox.UpgradeCustomer("81234567890")                                               // GoPay Tabungan upgrade: tokens change
 		after := in.do("GET", "/internal/v1/users/"+uid+"/payment-options?refresh=true", "", ia...) // as before a payment
 		opts := after.json(t)["payment_options"].([]any)
 		if len(opts) != 3 || opts[0].(map[string]any)["token"] == firstToken || opts[2].(map[string]any)["name"] != "GOPAY_SAVINGS" {
