@@ -95,41 +95,32 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 	if err != nil {
 		return nil, nil, err
 	}
-	// Two rounds: a record can expire between our SET NX and our GET.
-	for range 2 {
-		ok, err := s.rdb.SetNX(ctx, rkey, value, s.lockTTL).Result()
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		if ok {
-			return &Claim{store: s, key: rkey, value: string(value)}, nil, nil
-		}
-		raw, err := s.rdb.Get(ctx, rkey).Bytes()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		var rec record
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return nil, nil, fmt.Errorf("idempotency: corrupt record: %w", err)
-		}
-		switch {
-		case rec.Fingerprint != fingerprint:
-			return nil, nil, ErrMismatch
-		case rec.Response == nil:
-			return nil, nil, ErrInProgress
-		}
-		body, err := s.sealer.Open(rec.Response.Body, bodyAAD, rkey)
-		if err != nil {
-			return nil, nil, fmt.Errorf("idempotency: stored answer does not open: %w", err)
-		}
-		resp := *rec.Response
-		resp.Body = body
-		return nil, &resp, nil
+	// One round trip whatever the key holds: SET NX GET (Redis 7) claims the key, or leaves it
+	// and answers what is there, atomically.
+	raw, err := s.rdb.SetArgs(ctx, rkey, value, redis.SetArgs{Mode: "NX", Get: true, TTL: s.lockTTL}).Result()
+	if errors.Is(err, redis.Nil) {
+		return &Claim{store: s, key: rkey, value: string(value)}, nil, nil
 	}
-	return nil, nil, ErrInProgress
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	var rec record
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		return nil, nil, fmt.Errorf("idempotency: corrupt record: %w", err)
+	}
+	switch {
+	case rec.Fingerprint != fingerprint:
+		return nil, nil, ErrMismatch
+	case rec.Response == nil:
+		return nil, nil, ErrInProgress
+	}
+	body, err := s.sealer.Open(rec.Response.Body, bodyAAD, rkey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("idempotency: stored answer does not open: %w", err)
+	}
+	resp := *rec.Response
+	resp.Body = body
+	return nil, &resp, nil
 }
 
 // replaceIfOwned swaps the record only while it is still our claim, so an answer never
