@@ -156,10 +156,6 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	users := repo.NewUsers(a.pool, ring)
 	accounts := repo.NewBankAccounts(a.pool, ring, indexKey)
 	links := repo.NewGoPayLinks(a.pool, ring)
-	policies, err := ratePolicies(cfg)
-	if err != nil {
-		return nil, err
-	}
 	trusted, err := cfg.TrustedProxyNets()
 	if err != nil {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
@@ -186,7 +182,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		Log:            log,
 		MaxBodyBytes:   cfg.HTTPMaxBodyBytes,
 		Limiter:        ratelimit.New(a.rdb, cfg.RedisKeyPrefix, a.Metrics.RateLimit, log),
-		Policies:       policies,
+		Policies:       ratePolicies(cfg),
 		TrustedProxies: trusted,
 	})
 	if err != nil {
@@ -203,24 +199,17 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	return a, nil
 }
 
-// ratePolicies names each configured limit (config.validate already parsed them).
-func ratePolicies(cfg *config.Config) (handler.Policies, error) {
-	var errs []error
-	policy := func(name, spec string) ratelimit.Policy {
-		l, err := ratelimit.ParseLimit(spec)
-		errs = append(errs, err)
-		return ratelimit.Policy{Name: name, Limit: l}
+// ratePolicies names each configured limit: the name is its metric label and Redis key part.
+func ratePolicies(cfg *config.Config) handler.Policies {
+	return handler.Policies{
+		SessionsPerIP:            ratelimit.Policy{Name: "sessions_per_ip", Limit: cfg.RateLimitSessionsPerIP},
+		SessionsPerAuthCode:      ratelimit.Policy{Name: "sessions_per_auth_code", Limit: cfg.RateLimitSessionsPerAuthCode},
+		WritesPerUser:            ratelimit.Policy{Name: "writes_per_user", Limit: cfg.RateLimitWritesPerUser},
+		TokensPerClient:          ratelimit.Policy{Name: "tokens_per_client", Limit: cfg.RateLimitTokensPerClient},
+		TokensPerIP:              ratelimit.Policy{Name: "tokens_per_ip", Limit: cfg.RateLimitTokensPerIP},
+		TokenFailuresPerClientIP: ratelimit.Policy{Name: "token_failures_per_client_ip", Limit: cfg.LockoutTokenFailuresPerClientIP},
+		TokenFailuresPerIP:       ratelimit.Policy{Name: "token_failures_per_ip", Limit: cfg.LockoutTokenFailuresPerIP},
 	}
-	p := handler.Policies{
-		SessionsPerIP:            policy("sessions_per_ip", cfg.RateLimitSessionsPerIP),
-		SessionsPerAuthCode:      policy("sessions_per_auth_code", cfg.RateLimitSessionsPerAuthCode),
-		WritesPerUser:            policy("writes_per_user", cfg.RateLimitWritesPerUser),
-		TokensPerClient:          policy("tokens_per_client", cfg.RateLimitTokensPerClient),
-		TokensPerIP:              policy("tokens_per_ip", cfg.RateLimitTokensPerIP),
-		TokenFailuresPerClientIP: policy("token_failures_per_client_ip", cfg.LockoutTokenFailuresPerClientIP),
-		TokenFailuresPerIP:       policy("token_failures_per_ip", cfg.LockoutTokenFailuresPerIP),
-	}
-	return p, errors.Join(errs...)
 }
 
 func openPostgres(ctx context.Context, cfg *config.Config, log *zap.Logger) (*pgxpool.Pool, error) {

@@ -166,9 +166,21 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-// do sends a request; headers are name, value pairs. A transport error fails the test and
-// returns a zero response.
+// do sends a request through the contract-checking client; headers are name, value pairs. A
+// transport error fails the test and returns a zero response.
 func (in *instance) do(method, path, body string, headers ...string) response {
+	in.t.Helper()
+	return in.send(in.client, method, path, body, headers...)
+}
+
+// plain sends a request with a plain client: one no contract documents (a junk method, a
+// wrong one, a hostile body), or one the contract client would copy once more.
+func (in *instance) plain(method, path, body string, headers ...string) response {
+	in.t.Helper()
+	return in.send(http.DefaultClient, method, path, body, headers...)
+}
+
+func (in *instance) send(client *http.Client, method, path, body string, headers ...string) response {
 	in.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -184,8 +196,8 @@ func (in *instance) do(method, path, body string, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	// Errorf, not Fatal: do runs in goroutines too, where Fatal must not be called.
-	resp, err := in.client.Do(req)
+	// Errorf, not Fatal: requests are sent from goroutines too, where Fatal must not be called.
+	resp, err := client.Do(req)
 	if err != nil {
 		in.t.Errorf("%s %s: %v", method, path, err)
 		return response{}

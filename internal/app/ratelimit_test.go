@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopay-miniapp/bff/internal/sandbox"
 )
@@ -130,5 +131,24 @@ func TestWritesPerUserAreLimited(t *testing.T) {
 	}
 	if r := in.do("GET", "/v1/bank-accounts", "", "Authorization", alice); r.status != 200 {
 		t.Fatalf("reads are not writes: %d", r.status)
+	}
+}
+
+// A 429 from inside a flow (the per-auth-code limit) is not the request's answer for good: its
+// idempotency key is released like a 5xx, so the client's retry after Retry-After runs again
+// instead of replaying the refusal for a day.
+func TestRateLimitedAnswerIsNotReplayed(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t).with("RATE_LIMIT_SESSIONS_PER_AUTH_CODE", "1/1s"))
+	body := `{"auth_code":"limited-code"}`
+	if r := in.do("POST", "/v1/sessions", body); r.status != 422 {
+		t.Fatalf("first try: %d %s", r.status, r.body)
+	}
+	limited := in.do("POST", "/v1/sessions", body, "Request-Id", "limited-key-0001")
+	problem(t, limited, 429, "rate_limited", "")
+	time.Sleep(1100 * time.Millisecond) // the budget refills
+	again := in.do("POST", "/v1/sessions", body, "Request-Id", "limited-key-0001")
+	if again.status != 422 || again.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("the retry after Retry-After: %d replayed=%q %s", again.status, again.header.Get("Idempotent-Replayed"), again.body)
 	}
 }

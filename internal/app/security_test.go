@@ -16,16 +16,23 @@ import (
 	"github.com/gopay-miniapp/bff/internal/sandbox"
 )
 
-// forgetRedis deletes every key of the test's prefix: what a Redis restart, or the replay
-// window passing, does to stored answers.
-func forgetRedis(t *testing.T, e env) {
+// testRedis is a client of the test's Redis (its keys live under e["REDIS_KEY_PREFIX"]).
+func testRedis(t *testing.T, e env) *redis.Client {
 	t.Helper()
 	opts, err := redis.ParseURL(e["REDIS_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(opts)
-	defer rdb.Close()
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// forgetRedis deletes every key of the test's prefix: what a Redis restart, or the replay
+// window passing, does to stored answers.
+func forgetRedis(t *testing.T, e env) {
+	t.Helper()
+	rdb := testRedis(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	iter := rdb.Scan(ctx, 0, e["REDIS_KEY_PREFIX"]+"*", 1000).Iterator()
@@ -253,12 +260,7 @@ func TestHostileBodies(t *testing.T) {
 // redisValues returns every string value under the test's prefix, keyed by name.
 func redisValues(t *testing.T, e env) map[string]string {
 	t.Helper()
-	opts, err := redis.ParseURL(e["REDIS_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
+	rdb := testRedis(t, e)
 	ctx := context.Background()
 	out := map[string]string{}
 	iter := rdb.Scan(ctx, 0, e["REDIS_KEY_PREFIX"]+"*", 1000).Iterator()
@@ -340,32 +342,6 @@ func TestRedisHoldsNoSecretInClear(t *testing.T) {
 			}
 		}
 	}
-}
-
-// plain sends a request with a plain client: one no contract documents (a junk method, a
-// wrong one, a hostile body), or one the contract client would copy once more.
-func (in *instance) plain(method, path, body string, headers ...string) response {
-	in.t.Helper()
-	req, err := http.NewRequest(method, in.base+path, strings.NewReader(body))
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		in.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		in.t.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
 // accounts counts the user's linked bank accounts.

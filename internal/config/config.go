@@ -81,14 +81,14 @@ type Config struct {
 	IdempotencyTTL     time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h" help:"how long a completed request is replayed for its idempotency key"`
 	IdempotencyLockTTL time.Duration `env:"IDEMPOTENCY_LOCK_TTL" envDefault:"60s" help:"how long an in-progress key is held if its instance dies; above HTTP_WRITE_TIMEOUT"`
 
-	TrustedProxies                  string `env:"TRUSTED_PROXIES" help:"CIDRs of the proxies in front of the service, comma-separated; only they may name the client in X-Forwarded-For. Empty: the TCP peer is the client"`
-	RateLimitSessionsPerIP          string `env:"RATE_LIMIT_SESSIONS_PER_IP" envDefault:"120/1m" help:"POST /v1/sessions per client address (N/duration, or off)"`
-	RateLimitSessionsPerAuthCode    string `env:"RATE_LIMIT_SESSIONS_PER_AUTH_CODE" envDefault:"5/1m" help:"POST /v1/sessions per auth code (single use: retries only)"`
-	RateLimitWritesPerUser          string `env:"RATE_LIMIT_WRITES_PER_USER" envDefault:"60/1m" help:"POST and DELETE per signed-in user"`
-	RateLimitTokensPerClient        string `env:"RATE_LIMIT_TOKENS_PER_CLIENT" envDefault:"60/1m" help:"POST /internal/v1/access-token per internal client id"`
-	RateLimitTokensPerIP            string `env:"RATE_LIMIT_TOKENS_PER_IP" envDefault:"60/1m" help:"POST /internal/v1/access-token per client address"`
-	LockoutTokenFailuresPerClientIP string `env:"LOCKOUT_TOKEN_FAILURES_PER_CLIENT_IP" envDefault:"5/15m" help:"failed client-credential checks allowed per client id and address before a lockout"`
-	LockoutTokenFailuresPerIP       string `env:"LOCKOUT_TOKEN_FAILURES_PER_IP" envDefault:"20/15m" help:"failed client-credential checks allowed per address (any client id) before a lockout"`
+	TrustedProxies                  string          `env:"TRUSTED_PROXIES" help:"CIDRs of the proxies in front of the service, comma-separated; only they may name the client in X-Forwarded-For. Empty: the TCP peer is the client"`
+	RateLimitSessionsPerIP          ratelimit.Limit `env:"RATE_LIMIT_SESSIONS_PER_IP" envDefault:"120/1m" help:"POST /v1/sessions per client address (N/duration, or off)"`
+	RateLimitSessionsPerAuthCode    ratelimit.Limit `env:"RATE_LIMIT_SESSIONS_PER_AUTH_CODE" envDefault:"5/1m" help:"POST /v1/sessions per auth code (single use: retries only)"`
+	RateLimitWritesPerUser          ratelimit.Limit `env:"RATE_LIMIT_WRITES_PER_USER" envDefault:"60/1m" help:"POST and DELETE per signed-in user"`
+	RateLimitTokensPerClient        ratelimit.Limit `env:"RATE_LIMIT_TOKENS_PER_CLIENT" envDefault:"60/1m" help:"POST /internal/v1/access-token per internal client id"`
+	RateLimitTokensPerIP            ratelimit.Limit `env:"RATE_LIMIT_TOKENS_PER_IP" envDefault:"60/1m" help:"POST /internal/v1/access-token per client address"`
+	LockoutTokenFailuresPerClientIP ratelimit.Limit `env:"LOCKOUT_TOKEN_FAILURES_PER_CLIENT_IP" envDefault:"5/15m" help:"failed client-credential checks allowed per client id and address before a lockout"`
+	LockoutTokenFailuresPerIP       ratelimit.Limit `env:"LOCKOUT_TOKEN_FAILURES_PER_IP" envDefault:"20/15m" help:"failed client-credential checks allowed per address (any client id) before a lockout"`
 
 	DevStateDir string `env:"DEV_STATE_DIR" envDefault:".dev" help:"sandbox mode: where generated development keys are kept"`
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error"`
@@ -291,11 +291,6 @@ func (c *Config) validate() problems {
 	if c.SNAPMaxAttempts < 1 || c.SNAPMaxAttempts > 10 {
 		bad("SNAP_MAX_ATTEMPTS", "must be between 1 and 10")
 	}
-	for name, v := range c.RateLimits() {
-		if _, err := ratelimit.ParseLimit(v); err != nil {
-			bad(name, "%v", err)
-		}
-	}
 	if _, err := c.TrustedProxyNets(); err != nil {
 		bad("TRUSTED_PROXIES", "%v", err)
 	}
@@ -350,16 +345,6 @@ func checkUpstreamURL(raw string) error {
 		return nil
 	}
 	return fmt.Errorf("must be https (plain http only to a loopback sandbox)")
-}
-
-// RateLimits names every rate-limit and lockout setting with its value.
-func (c *Config) RateLimits() map[string]string {
-	return map[string]string{
-		"RATE_LIMIT_SESSIONS_PER_IP": c.RateLimitSessionsPerIP, "RATE_LIMIT_SESSIONS_PER_AUTH_CODE": c.RateLimitSessionsPerAuthCode,
-		"RATE_LIMIT_WRITES_PER_USER": c.RateLimitWritesPerUser, "RATE_LIMIT_TOKENS_PER_CLIENT": c.RateLimitTokensPerClient,
-		"RATE_LIMIT_TOKENS_PER_IP": c.RateLimitTokensPerIP, "LOCKOUT_TOKEN_FAILURES_PER_CLIENT_IP": c.LockoutTokenFailuresPerClientIP,
-		"LOCKOUT_TOKEN_FAILURES_PER_IP": c.LockoutTokenFailuresPerIP,
-	}
 }
 
 // TrustedProxyNets parses TRUSTED_PROXIES (a bare address is a /32 or /128).

@@ -88,6 +88,8 @@ func TestValidation(t *testing.T) {
 		{"CARD_CLIENT_ID", "short", "CARD_CLIENT_ID"},
 		{"CARD_MERCHANT_ID", "G1234", "CARD_MERCHANT_ID"},
 		{"PUBLIC_BASE_URL", "", "PUBLIC_BASE_URL"},
+		{"RATE_LIMIT_WRITES_PER_USER", "lots", "RATE_LIMIT_WRITES_PER_USER: cannot parse"},
+		{"LOCKOUT_TOKEN_FAILURES_PER_IP", "5/10ms", "LOCKOUT_TOKEN_FAILURES_PER_IP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

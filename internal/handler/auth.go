@@ -77,7 +77,10 @@ func (a *authenticator) check(ctx context.Context, in *openapi3filter.Authentica
 			return unauthenticated("send the client id and secret with HTTP Basic auth")
 		}
 		if err := a.checkClient(c, id, secret); err != nil {
-			return err
+			if err.Kind == domain.KindUnauthenticated {
+				return unauthenticated(err.Message)
+			}
+			return &echo.HTTPError{Code: http.StatusTooManyRequests, Internal: err}
 		}
 		with(clientKey{}, id)
 	case "internalToken":
@@ -106,7 +109,7 @@ func (a *authenticator) check(ctx context.Context, in *openapi3filter.Authentica
 // address for one client id, and from one address for any client id, every attempt is refused
 // until the failure budget refills, right or wrong (so guessing stays slow). The lockout is by
 // address, not by client id alone, so nobody can lock a real client out from elsewhere.
-func (a *authenticator) checkClient(c echo.Context, id, secret string) error {
+func (a *authenticator) checkClient(c echo.Context, id, secret string) *domain.Error {
 	ctx, ip := c.Request().Context(), c.RealIP()
 	budgets := []struct {
 		policy  ratelimit.Policy
@@ -118,8 +121,7 @@ func (a *authenticator) checkClient(c echo.Context, id, secret string) error {
 	for _, b := range budgets {
 		if wait, locked := a.limiter.LockedOut(ctx, b.policy, b.subject); locked {
 			a.metrics.TokenRequests.WithLabelValues("locked_out").Inc()
-			return &echo.HTTPError{Code: http.StatusTooManyRequests,
-				Internal: tooMany(wait, "too many failed attempts from this address; retry after Retry-After seconds")}
+			return tooMany(wait, "too many failed attempts from this address; retry after Retry-After seconds")
 		}
 	}
 	if err := a.clients.Check(id, secret); err != nil {
@@ -127,12 +129,10 @@ func (a *authenticator) checkClient(c echo.Context, id, secret string) error {
 		for _, b := range budgets {
 			a.limiter.Failed(ctx, b.policy, b.subject)
 		}
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, basicChallenge)
-		return &echo.HTTPError{Code: http.StatusUnauthorized, Internal: domain.Unauthenticated(domain.As(err).Message)}
+		return domain.As(err)
 	}
 	if wait, ok := a.limiter.Allow(ctx, a.policies.TokensPerClient, ratelimit.Subject(id)); !ok {
-		return &echo.HTTPError{Code: http.StatusTooManyRequests,
-			Internal: tooMany(wait, "too many token requests for this client; reuse the token until it expires")}
+		return tooMany(wait, "too many token requests for this client; reuse the token until it expires")
 	}
 	return nil
 }

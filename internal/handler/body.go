@@ -57,9 +57,10 @@ func readBody(limit int64) echo.MiddlewareFunc {
 				return err
 			} else if isJSON {
 				if err := jsonguard.Check(body, bodyLimits); err != nil {
-					var ge *jsonguard.Error
-					errors.As(err, &ge)
-					return domain.Invalid(ge.Field, ge.Reason)
+					if ge, ok := errors.AsType[*jsonguard.Error](err); ok {
+						return domain.Invalid(ge.Field, ge.Reason)
+					}
+					return domain.Invalid("body", "not valid JSON")
 				}
 			}
 			return next(c)

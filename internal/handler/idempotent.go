@@ -80,11 +80,12 @@ func idempotent(store *idempotency.Store, m *metrics.Metrics, log *zap.Logger) e
 			if err := next(c); err != nil {
 				c.Error(err)
 			}
-			// A request that ended in 5xx may succeed when retried: release the key rather
-			// than pin the failure for a day. Anything else is the answer for good.
+			// A request that ended in 5xx or 429 (a rate limit inside the flow) may succeed when
+			// retried after Retry-After: release the key rather than pin the refusal for a day.
+			// Anything else is the answer for good.
 			status := c.Response().Status
 			finish := context.WithoutCancel(ctx)
-			if status >= 500 {
+			if status >= 500 || status == http.StatusTooManyRequests {
 				err = claim.Release(finish)
 			} else {
 				err = claim.Complete(finish, idempotency.Response{Status: status,

@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gopay-miniapp/bff/internal/seal"
 )
 
 var (
@@ -51,23 +53,16 @@ type record struct {
 	Response    *Response `json:"response,omitempty"`
 }
 
-// Sealer encrypts what the store keeps: stored answers carry session and access tokens and
-// bank details, and Redis is not where those may sit in clear. seal.Keyring is one.
-type Sealer interface {
-	Seal(plaintext []byte, aad ...string) ([]byte, error)
-	Open(sealed []byte, aad ...string) ([]byte, error)
-}
-
 // Store keeps records in Redis under prefix.
 type Store struct {
 	rdb     redis.UniversalClient
-	sealer  Sealer
+	sealer  seal.Sealer // stored answers carry session and access tokens and bank details
 	prefix  string
 	ttl     time.Duration // how long a completed answer is replayed
 	lockTTL time.Duration // how long a claim outlives an instance that died holding it
 }
 
-func NewStore(rdb redis.UniversalClient, sealer Sealer, prefix string, ttl, lockTTL time.Duration) *Store {
+func NewStore(rdb redis.UniversalClient, sealer seal.Sealer, prefix string, ttl, lockTTL time.Duration) *Store {
 	if rdb == nil || sealer == nil || ttl <= 0 || lockTTL <= 0 {
 		panic("idempotency.NewStore: missing dependency")
 	}

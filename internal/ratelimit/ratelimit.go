@@ -57,6 +57,16 @@ func ParseLimit(s string) (Limit, error) {
 	return Limit{Rate: rate, Period: period}, nil
 }
 
+// UnmarshalText parses a Limit as ParseLimit does, so a configuration can hold one directly.
+func (l *Limit) UnmarshalText(b []byte) error {
+	v, err := ParseLimit(string(b))
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
 func (l Limit) gcra() redis_rate.Limit {
 	return redis_rate.Limit{Rate: l.Rate, Burst: l.Rate, Period: l.Period}
 }

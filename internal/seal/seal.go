@@ -91,6 +91,15 @@ func NewKeyring(keys []Key) (*Keyring, error) {
 	return k, nil
 }
 
+// Sealer is what a store needs from a Keyring: stores that keep secrets outside PostgreSQL
+// (Redis) take one, so tests can hand them any keyring.
+type Sealer interface {
+	Seal(plaintext []byte, aad ...string) ([]byte, error)
+	Open(sealed []byte, aad ...string) ([]byte, error)
+}
+
+var _ Sealer = (*Keyring)(nil)
+
 // Seal encrypts plaintext bound to the associated data parts.
 // Layout: version | len(keyID) | keyID | nonce | ciphertext+tag.
 func (k *Keyring) Seal(plaintext []byte, aad ...string) ([]byte, error) {

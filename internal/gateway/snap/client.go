@@ -22,6 +22,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/gateway/upstream"
 	"github.com/gopay-miniapp/bff/internal/logging"
+	"github.com/gopay-miniapp/bff/internal/seal"
 	"github.com/gopay-miniapp/bff/internal/snapsig"
 )
 
@@ -46,7 +47,7 @@ type Options struct {
 	Redis        redis.UniversalClient
 	KeyPrefix    string
 	// Sealer encrypts the shared B2B token in Redis (it authorises every SNAP call we make).
-	Sealer Sealer
+	Sealer seal.Sealer
 	Log    *zap.Logger
 	Now    func() time.Time // default time.Now
 	// RenewBefore is how long before expiry the B2B token is renewed (default 60 s).

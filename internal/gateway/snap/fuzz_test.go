@@ -12,7 +12,6 @@ import (
 	"github.com/gopay-miniapp/bff/internal/gateway/upstream"
 	"github.com/gopay-miniapp/bff/internal/gateway/upstream/upstreamtest"
 	"github.com/gopay-miniapp/bff/internal/metrics"
-	"github.com/gopay-miniapp/bff/internal/snapsig"
 	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
@@ -20,13 +19,7 @@ import (
 // costs no backoff.
 func stubClient(tb testing.TB) (*Client, *upstreamtest.Stub) {
 	tb.Helper()
-	keyOnce.Do(func() {
-		var err error
-		if keyPEM, err = snapsig.NewPrivateKeyPEM(); err != nil {
-			panic(err)
-		}
-	})
-	key, _ := snapsig.ParsePrivateKey(keyPEM)
+	key := testenv.RSAKey(tb)
 	stub := upstreamtest.NewStub(tb)
 	_, rdb, prefix := testenv.Redis(tb)
 	c, err := New(Options{BaseURL: stub.URL, ClientKey: "ck", ClientSecret: "cs", PrivateKey: key, PartnerID: "P1",

@@ -15,7 +15,6 @@ import (
 	"github.com/gopay-miniapp/bff/internal/gateway/upstream"
 	"github.com/gopay-miniapp/bff/internal/metrics"
 	"github.com/gopay-miniapp/bff/internal/sandbox"
-	"github.com/gopay-miniapp/bff/internal/snapsig"
 	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
@@ -27,23 +26,12 @@ type fixture struct {
 	extIDs map[string][]string // X-EXTERNAL-IDs seen, by path
 }
 
-var (
-	keyOnce sync.Once
-	keyPEM  []byte
-)
-
 // cardClientID is the 32-character X-CLIENT-KEY of Get OAuth Code in these tests.
 const cardClientID = "CARDCLIENT0123456789012345678901"
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	keyOnce.Do(func() {
-		var err error
-		if keyPEM, err = snapsig.NewPrivateKeyPEM(); err != nil {
-			panic(err)
-		}
-	})
-	key, _ := snapsig.ParsePrivateKey(keyPEM)
+	key := testenv.RSAKey(t)
 	f := &fixture{extIDs: map[string][]string{}}
 	f.sb = sandbox.New(sandbox.Options{GoPayClientID: "g", GoPayClientSecret: "g", SNAPClientKey: "ck", SNAPClientSecret: "cs",
 		SNAPPublicKey: &key.PublicKey, MidtransServerKey: "sk", CardClientID: cardClientID})

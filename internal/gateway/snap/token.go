@@ -9,6 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/gopay-miniapp/bff/internal/seal"
 )
 
 // tokenCache keeps the B2B access token (900 s, no refresh token) where every instance sees it:
@@ -17,7 +19,7 @@ import (
 // losers wait for the winner's token rather than fetch their own).
 type tokenCache struct {
 	rdb         redis.UniversalClient
-	sealer      Sealer
+	sealer      seal.Sealer
 	key, lock   string
 	renewBefore time.Duration
 	fetch       func(ctx context.Context) (token string, ttl time.Duration, err error)
@@ -26,12 +28,6 @@ type tokenCache struct {
 	sf    singleflight.Group
 	mu    sync.Mutex
 	local cachedToken
-}
-
-// Sealer encrypts values kept in Redis; seal.Keyring is one.
-type Sealer interface {
-	Seal(plaintext []byte, aad ...string) ([]byte, error)
-	Open(sealed []byte, aad ...string) ([]byte, error)
 }
 
 // tokenAAD binds the sealed token to its use.
