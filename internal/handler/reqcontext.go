@@ -24,7 +24,9 @@ func requestContext(log *zap.Logger) echo.MiddlewareFunc {
 				rid = uuid.NewString()
 			}
 			c.Response().Header().Set(echo.HeaderXRequestID, rid)
-			l := log.With(zap.String("request_id", rid))
+			// Lazy: the field is encoded only if the request logs something (most log one line,
+			// and none below the configured level).
+			l := log.WithLazy(zap.String("request_id", rid))
 			c.SetRequest(c.Request().WithContext(logging.WithLogger(c.Request().Context(), l)))
 			return next(c)
 		}
@@ -52,12 +54,16 @@ func observe(m *metrics.Metrics, log *zap.Logger) echo.MiddlewareFunc {
 			method := methodLabel(c.Request().Method)
 			m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 			m.HTTPDuration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+			ce := logging.From(c.Request().Context(), log).Check(zap.InfoLevel, "request")
+			if ce == nil {
+				return nil
+			}
 			fields := []zap.Field{zap.String("method", method), zap.String("route", route),
 				zap.Int("status", status), zap.Duration("duration", elapsed)}
 			if u, ok := userFrom(c.Request().Context()); ok {
-				fields = append(fields, zap.String("user_id", u.String()))
+				fields = append(fields, zap.Stringer("user_id", u))
 			}
-			logging.From(c.Request().Context(), log).Info("request", fields...)
+			ce.Write(fields...)
 			return nil
 		}
 	}

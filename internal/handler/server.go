@@ -58,14 +58,19 @@ func New(d Deps) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec.Servers = nil // match requests on any host: the spec's server URL is an example
+	auth := &authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth, metrics: d.Metrics,
+		limiter: d.Limiter, policies: d.Policies}
+	validate, ops := validateRequests(spec, &oapimw.Options{
+		Options: validatorOptions(auth),
+		// A wrong method on a known path is Echo's 405 with Allow, not the validator's 404.
+		Skipper:      func(c echo.Context) bool { return c.Get(echo.ContextKeyHeaderAllow) != nil },
+		ErrorHandler: func(_ echo.Context, err *echo.HTTPError) error { return err },
+	})
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
-	auth := &authenticator{sessions: d.Signer, internal: d.InternalSigner, clients: d.InternalAuth, metrics: d.Metrics,
-		limiter: d.Limiter, policies: d.Policies}
 	e.Use(
 		requestContext(d.Log),
 		observe(d.Metrics, d.Log),
@@ -74,13 +79,7 @@ func New(d Deps) (*echo.Echo, error) {
 		limitByAddress(d.Limiter, d.Policies),
 		readBody(d.MaxBodyBytes),
 		acceptJSON,
-		oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
-			Options: validatorOptions(auth),
-			// A wrong method on a known path is Echo's 405 with Allow, not the validator's 404.
-			Skipper:               func(c echo.Context) bool { return c.Get(echo.ContextKeyHeaderAllow) != nil },
-			ErrorHandler:          func(_ echo.Context, err *echo.HTTPError) error { return err },
-			SilenceServersWarning: true,
-		}),
+		validate,
 		limitWrites(d.Limiter, d.Policies),
 		idempotent(d.Idempotency, d.Metrics, d.Log),
 	)
@@ -88,6 +87,9 @@ func New(d Deps) (*echo.Echo, error) {
 		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics, log: d.Log,
 		limiter: d.Limiter, policies: d.Policies}
 	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
+	if err := ops.cover(e.Routes()); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
