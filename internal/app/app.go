@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,6 +26,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/gateway/upstream"
 	"github.com/gopay-miniapp/bff/internal/handler"
 	"github.com/gopay-miniapp/bff/internal/idempotency"
+	"github.com/gopay-miniapp/bff/internal/linkcache"
 	"github.com/gopay-miniapp/bff/internal/metrics"
 	"github.com/gopay-miniapp/bff/internal/ratelimit"
 	"github.com/gopay-miniapp/bff/internal/repo"
@@ -49,6 +51,10 @@ type App struct {
 	Sandbox    *sandbox.Sandbox
 	sandboxSrv *http.Server
 	sandboxLn  net.Listener
+
+	bgCtx          context.Context //nolint:containedctx // the lifetime of background work, ended by close
+	stopBackground context.CancelFunc
+	backgroundDone sync.WaitGroup
 }
 
 // What to do when a dependency is down, printed as it is so `make run` tells the user.
@@ -155,7 +161,11 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 
 	users := repo.NewUsers(a.pool, ring)
 	accounts := repo.NewBankAccounts(a.pool, ring, indexKey)
-	links := repo.NewGoPayLinks(a.pool, ring)
+	links := linkcache.New(repo.NewGoPayLinks(a.pool, ring), linkcache.Options{
+		TTL: cfg.PaymentOptionsCacheTTL, MaxEntries: cfg.PaymentOptionsCacheMaxUsers,
+		Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, Events: a.Metrics.LinkCache, Log: log,
+	})
+	a.background(links.Run)
 	trusted, err := cfg.TrustedProxyNets()
 	if err != nil {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
@@ -305,7 +315,21 @@ func (a *App) Serve(ctx context.Context) error {
 	return errors.Join(serveErr, err)
 }
 
+// background runs fn until the app closes; close waits for it before closing the stores.
+func (a *App) background(fn func(context.Context)) {
+	if a.stopBackground == nil {
+		var ctx context.Context
+		ctx, a.stopBackground = context.WithCancel(context.Background())
+		a.bgCtx = ctx
+	}
+	a.backgroundDone.Go(func() { fn(a.bgCtx) })
+}
+
 func (a *App) close() {
+	if a.stopBackground != nil {
+		a.stopBackground()
+		a.backgroundDone.Wait()
+	}
 	if a.ln != nil {
 		_ = a.ln.Close() // already closed after Serve; needed when New fails after listening
 	}

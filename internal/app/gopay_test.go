@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/gopay-miniapp/bff/internal/config"
 	"github.com/gopay-miniapp/bff/internal/sandbox"
+	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
 // linkSNAP links GoPay for the session's user through the sandbox's linking page.
@@ -682,4 +684,45 @@ func TestFreshPaymentOptionsAreServedWithoutARefresh(t *testing.T) {
 	if n := inquiries(); n != base+2 {
 		t.Fatalf("a read of options older than the max age made %d inquiries, want 1 more", n-base-1)
 	}
+}
+
+// Each instance keeps a user's options in memory (PAYMENT_OPTIONS_CACHE_TTL), so a write on
+// one instance must reach the others' memory. With a TTL of a minute, only the Redis message
+// can explain an instance seeing another's refresh and unlink within the test.
+func TestCachedOptionsFollowWritesOnOtherInstances(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t).with("PAYMENT_OPTIONS_CACHE_TTL", "1m")
+	one := start(t, e)
+	two := start(t, e.upstreamsAt(one.app.SandboxURL()))
+	auth := one.login(one.app.SandboxURL(), "cache")
+	uid := userID(t, auth)
+	if r := one.linkSNAP(auth, "81277778888"); r.status != 201 {
+		t.Fatalf("link: %d %s", r.status, r.body)
+	}
+	tokens := map[*instance][]string{one: one.internalAuth(), two: two.internalAuth()}
+	read := func(in *instance, query string) response {
+		return in.do("GET", "/internal/v1/users/"+uid+"/payment-options"+query, "", tokens[in]...)
+	}
+	firstToken := func(r response) string {
+		t.Helper()
+		if r.status != 200 {
+			t.Fatalf("payment options: %d %s", r.status, r.body)
+		}
+		return r.json(t)["payment_options"].([]any)[0].(map[string]any)["token"].(string)
+	}
+	before := firstToken(read(two, "")) // refreshes (never refreshed) and keeps the result
+	hits := func() float64 { return testutil.ToFloat64(two.app.Metrics.LinkCache.WithLabelValues("hit")) }
+	testenv.Eventually(t, func() bool { return firstToken(read(two, "")) == before && hits() > 0 }, "two to serve the options from memory")
+
+	one.app.Sandbox.UpgradeCustomer("81277778888") // GoPay Tabungan upgrade: tokens change
+	refreshed := firstToken(read(one, "?refresh=true"))
+	if refreshed == before {
+		t.Fatal("refresh=true on one kept the old token")
+	}
+	testenv.Eventually(t, func() bool { return firstToken(read(two, "")) == refreshed }, "two to serve one's refreshed token")
+
+	if r := one.do("DELETE", "/v1/gopay-link", "", "Authorization", auth); r.status != 204 {
+		t.Fatalf("unlink: %d %s", r.status, r.body)
+	}
+	testenv.Eventually(t, func() bool { return read(two, "").status == 409 }, "two to stop serving an unlinked user's tokens")
 }

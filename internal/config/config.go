@@ -68,10 +68,12 @@ type Config struct {
 	CardBindingTTL     time.Duration `env:"CARD_BINDING_TTL" envDefault:"15m" help:"how long a started card binding can be completed"`
 	PublicBaseURL      string        `env:"PUBLIC_BASE_URL" help:"this service's external base URL, for the card-binding redirect targets; default http://HTTP_ADDR"`
 
-	InternalClients      string        `env:"INTERNAL_CLIENTS" secret:"clients" help:"internal callers allowed to fetch payment-option tokens: id:sha256hex(secret), comma-separated"`
-	InternalTokenTTL     time.Duration `env:"INTERNAL_TOKEN_TTL" envDefault:"5m" help:"lifetime of internal access tokens"`
-	PaymentOptionsMaxAge time.Duration `env:"PAYMENT_OPTIONS_MAX_AGE" envDefault:"60s" help:"stored payment options younger than this are served without a refresh (refresh=true, and a payment, always refresh); 0 refreshes on every read"`
-	StaleTokensMaxAge    time.Duration `env:"STALE_TOKENS_MAX_AGE" envDefault:"15m" help:"if a refresh fails, last payment-option tokens younger than this are served marked stale; older ones are not served"`
+	InternalClients             string        `env:"INTERNAL_CLIENTS" secret:"clients" help:"internal callers allowed to fetch payment-option tokens: id:sha256hex(secret), comma-separated"`
+	InternalTokenTTL            time.Duration `env:"INTERNAL_TOKEN_TTL" envDefault:"5m" help:"lifetime of internal access tokens"`
+	PaymentOptionsMaxAge        time.Duration `env:"PAYMENT_OPTIONS_MAX_AGE" envDefault:"60s" help:"stored payment options younger than this are served without a refresh (refresh=true, and a payment, always refresh); 0 refreshes on every read"`
+	PaymentOptionsCacheTTL      time.Duration `env:"PAYMENT_OPTIONS_CACHE_TTL" envDefault:"1s" help:"each instance keeps a user's link and options in memory this long after reading them; writes on any instance drop them (Redis pub/sub), and this bounds staleness when a message is lost; 0 turns the cache off"`
+	PaymentOptionsCacheMaxUsers int           `env:"PAYMENT_OPTIONS_CACHE_MAX_USERS" envDefault:"10000" help:"users whose link and options one instance keeps in memory"`
+	StaleTokensMaxAge           time.Duration `env:"STALE_TOKENS_MAX_AGE" envDefault:"15m" help:"if a refresh fails, last payment-option tokens younger than this are served marked stale; older ones are not served"`
 
 	EncryptionKeys string        `env:"ENCRYPTION_KEYS" secret:"true" help:"AES-256 keys for data at rest, id:base64(32 bytes), comma-separated; the first encrypts, all decrypt"`
 	BlindIndexKey  string        `env:"BLIND_INDEX_KEY" secret:"true" help:"base64(32 bytes) HMAC key that lets the database spot a bank account linked twice; never rotate without re-indexing"`
@@ -227,6 +229,12 @@ func (c *Config) validate() problems {
 	}
 	if c.PaymentOptionsMaxAge < 0 {
 		bad("PAYMENT_OPTIONS_MAX_AGE", "must not be negative")
+	}
+	if c.PaymentOptionsCacheTTL < 0 || c.PaymentOptionsCacheTTL > time.Minute {
+		bad("PAYMENT_OPTIONS_CACHE_TTL", "must be between 0 (off) and 1m: it is how stale a read may be when a change's message is lost")
+	}
+	if c.PaymentOptionsCacheMaxUsers < 1 {
+		bad("PAYMENT_OPTIONS_CACHE_MAX_USERS", "must be at least 1")
 	}
 	if c.IdempotencyLockTTL <= c.HTTPWriteTimeout {
 		bad("IDEMPOTENCY_LOCK_TTL", "must exceed HTTP_WRITE_TIMEOUT (%s), or a slow request could run twice", c.HTTPWriteTimeout)

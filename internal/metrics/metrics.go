@@ -35,6 +35,7 @@ type Metrics struct {
 	Coalesced        *prometheus.CounterVec
 	TokenRequests    *prometheus.CounterVec
 	RateLimit        *prometheus.CounterVec
+	LinkCache        *prometheus.CounterVec
 }
 
 func New() *Metrics {
@@ -75,8 +76,12 @@ func New() *Metrics {
 			Name: "bff_rate_limit_events_total",
 			Help: "Rate limits and lockouts by policy and outcome: limited (429), locked_out (429), failure (spent from a failure budget), store_unavailable (Redis down: allowed).",
 		}, []string{"policy", "outcome"}),
+		LinkCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_link_cache_events_total",
+			Help: "In-memory link and payment-options cache: hit, miss, invalidated (a write here or on another instance), publish_failed (other instances keep theirs up to PAYMENT_OPTIONS_CACHE_TTL).",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit,
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit, m.LinkCache,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

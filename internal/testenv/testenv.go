@@ -131,3 +131,15 @@ func RSAKey(tb testing.TB) *rsa.PrivateKey {
 	})
 	return rsaKey
 }
+
+// Eventually polls cond every 5 ms for up to 2 s and fails the test if it never holds: for
+// what another instance or a background goroutine does a moment later.
+func Eventually(tb testing.TB, cond func() bool, what string) {
+	tb.Helper()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	tb.Fatalf("timed out waiting for %s", what)
+}
