@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 
 	users := repo.NewUsers(a.pool, ring)
 	accounts := repo.NewBankAccounts(a.pool, ring, indexKey)
-	links := linkcache.New(repo.NewGoPayLinks(a.pool, ring), linkcache.Options{
+	links := linkcache.New(repo.NewGoPayLinks(a.pool, ring, indexKey), linkcache.Options{
 		TTL: cfg.PaymentOptionsCacheTTL, MaxEntries: cfg.PaymentOptionsCacheMaxUsers,
 		Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, Events: a.Metrics.LinkCache, Log: log,
 	})

@@ -71,8 +71,7 @@ func (g *Group) acrossInstances(ctx context.Context, name, key string, fn func(c
 		if ok {
 			g.events.WithLabelValues(name, "ran").Inc()
 			runErr := fn(context.WithoutCancel(ctx)) // others wait on this run: do not let one caller cancel it
-			g.publish(context.WithoutCancel(ctx), results+owner, runErr)
-			_ = release.Run(context.WithoutCancel(ctx), g.rdb, []string{lock}, owner).Err()
+			g.finish(context.WithoutCancel(ctx), lock, owner, results+owner, runErr)
 			return runErr
 		}
 		holder, err := g.rdb.Get(ctx, lock).Result()
@@ -132,14 +131,20 @@ func (g *Group) waitFor(ctx context.Context, lock, holder string) error {
 	}
 }
 
-func (g *Group) publish(ctx context.Context, key string, err error) {
+// finish publishes the run's outcome, then releases the lock if it is still ours, in one
+// round trip (a pipeline runs in order: waiters see the lock go only after the outcome is there).
+func (g *Group) finish(ctx context.Context, lock, owner, resultKey string, err error) {
 	o := outcome{OK: err == nil}
 	if err != nil {
 		e := domain.As(err)
 		o.Kind, o.Code, o.Message, o.Field = int(e.Kind), e.Code, e.Message, e.Field
 	}
 	raw, _ := json.Marshal(o)
-	_ = g.rdb.Set(ctx, key, raw, time.Minute).Err()
+	_, _ = g.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, resultKey, raw, time.Minute)
+		release.Eval(ctx, p, []string{lock}, owner) // EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT
+		return nil
+	})
 }
 
 var release = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)

@@ -26,15 +26,16 @@ const (
 
 // GoPayLinks stores users' GoPay links and their payment options.
 type GoPayLinks struct {
-	pool *pgxpool.Pool
-	ring *seal.Keyring
+	pool     *pgxpool.Pool
+	ring     *seal.Keyring
+	indexKey []byte // BLIND_INDEX_KEY: keyed digests of option tokens, to spot unchanged ones
 }
 
-func NewGoPayLinks(pool *pgxpool.Pool, ring *seal.Keyring) *GoPayLinks {
-	if pool == nil || ring == nil {
+func NewGoPayLinks(pool *pgxpool.Pool, ring *seal.Keyring, indexKey []byte) *GoPayLinks {
+	if pool == nil || ring == nil || len(indexKey) == 0 {
 		panic("repo.NewGoPayLinks: nil dependency")
 	}
-	return &GoPayLinks{pool: pool, ring: ring}
+	return &GoPayLinks{pool: pool, ring: ring, indexKey: indexKey}
 }
 
 func (r *GoPayLinks) sealOptional(v string, aad ...string) ([]byte, error) {
@@ -199,34 +200,53 @@ func (r *GoPayLinks) Activate(ctx context.Context, userID uuid.UUID, customerTok
 	return err
 }
 
-// ReplaceOptions stores a refresh's payment options, stamped with when the refresh started.
+// ReplaceOptions stores a refresh's payment options, stamped with when the refresh started,
+// in one statement (one round trip, atomic without a transaction): it stamps the link, drops
+// options past the new count, and writes only the options whose name, state, balance or token
+// changed (tokens compare by keyed digest, since sealed values never compare equal). The link
+// must still be active, or nothing is written.
 func (r *GoPayLinks) ReplaceOptions(ctx context.Context, userID uuid.UUID, linkID int64, opts []domain.PaymentOption, refreshedAt time.Time) (err error) {
 	defer wrap(&err, "repo.GoPayLinks.ReplaceOptions")
 	uid := userID.String()
-	rows := make([][]any, 0, len(opts))
+	n := len(opts)
+	positions, actives := make([]int32, n), make([]bool, n)
+	names, balances, currencies := make([]string, n), make([]string, n), make([]string, n)
+	tokens, digests := make([][]byte, n), make([][]byte, n)
 	for i, o := range opts {
-		tok, err := r.ring.Seal([]byte(o.Token), uid, optionToken, o.Name)
-		if err != nil {
+		if tokens[i], err = r.ring.Seal([]byte(o.Token), uid, optionToken, o.Name); err != nil {
 			return err
 		}
-		rows = append(rows, []any{linkID, i, o.Name, o.Active, o.Balance, o.Currency, tok})
+		digests[i] = seal.Index(r.indexKey, uid, optionToken, o.Name, o.Token)
+		positions[i], names[i], actives[i], balances[i], currencies[i] = int32(i), o.Name, o.Active, o.Balance, o.Currency //nolint:gosec // a handful of options
 	}
-	return inTx(ctx, r.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE gopay_links SET options_refreshed_at = $3, updated_at = now()
-			WHERE id = $1 AND user_id = $2 AND status = 'active'`, linkID, userID, refreshedAt)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return errors.New("link no longer active")
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM payment_options WHERE link_id = $1`, linkID); err != nil {
-			return err
-		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"payment_options"},
-			[]string{"link_id", "position", "name", "active", "balance", "currency", "token_sealed"}, pgx.CopyFromRows(rows))
+	var stamped int
+	err = r.pool.QueryRow(ctx, `
+		WITH link AS (
+			UPDATE gopay_links SET options_refreshed_at = $3, updated_at = now()
+			WHERE id = $1 AND user_id = $2 AND status = 'active' RETURNING id
+		), gone AS (
+			DELETE FROM payment_options WHERE link_id IN (SELECT id FROM link) AND position >= $4
+		), written AS (
+			INSERT INTO payment_options AS po (link_id, position, name, active, balance, currency, token_sealed, token_digest)
+			SELECT link.id, o.position, o.name, o.active, o.balance::numeric, o.currency, o.token_sealed, o.token_digest
+			FROM link, unnest($5::int[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::bytea[], $11::bytea[])
+				AS o (position, name, active, balance, currency, token_sealed, token_digest)
+			ON CONFLICT (link_id, position) DO UPDATE SET name = excluded.name, active = excluded.active,
+				balance = excluded.balance, currency = excluded.currency,
+				token_sealed = excluded.token_sealed, token_digest = excluded.token_digest
+			WHERE (po.name, po.active, po.balance, po.currency, po.token_digest)
+				IS DISTINCT FROM (excluded.name, excluded.active, excluded.balance, excluded.currency, excluded.token_digest)
+		)
+		SELECT count(*) FROM link`,
+		linkID, userID, refreshedAt, n, positions, names, actives, balances, currencies, tokens, digests,
+	).Scan(&stamped)
+	if err != nil {
 		return err
-	})
+	}
+	if stamped == 0 {
+		return errors.New("link no longer active")
+	}
+	return nil
 }
 
 // WithOptions returns the user's link and its stored payment options (tokens opened) in one

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/seal"
@@ -27,8 +28,10 @@ func newRepos(t *testing.T) (*Users, *BankAccounts) {
 	}
 	keys, _ := seal.ParseKeys(seal.NewKeySpec("k1", 32), 32)
 	ring, _ := seal.NewKeyring(keys)
-	return NewUsers(pool, ring), NewBankAccounts(pool, ring, []byte("0123456789abcdef0123456789abcdef"))
+	return NewUsers(pool, ring), NewBankAccounts(pool, ring, testIndexKey)
 }
+
+var testIndexKey = []byte("0123456789abcdef0123456789abcdef")
 
 func TestUsersUpsertKeepsOneUserAndRotatesToken(t *testing.T) {
 	t.Parallel()
@@ -101,7 +104,7 @@ func TestBankAccountsSealedAndOwned(t *testing.T) {
 func TestGoPayLinksPage(t *testing.T) {
 	t.Parallel()
 	users, _ := newRepos(t)
-	links := NewGoPayLinks(users.pool, users.ring)
+	links := NewGoPayLinks(users.pool, users.ring, testIndexKey)
 	ctx := context.Background()
 	for i := range 3 {
 		u, err := users.Upsert(ctx, fmt.Sprintf("gpa-page-%d", i), "tok")
@@ -123,5 +126,93 @@ func TestGoPayLinksPage(t *testing.T) {
 				t.Fatalf("listing opened the wrong fields: %+v", l)
 			}
 		}
+	}
+}
+
+// A refresh rewrites only the options that changed (same row version otherwise), drops the
+// ones GoPay no longer lists, stamps the link, and writes nothing for a link no longer active.
+func TestReplaceOptionsChangesOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	users, _ := newRepos(t)
+	links := NewGoPayLinks(users.pool, users.ring, testIndexKey)
+	ctx := context.Background()
+	u, err := users.Upsert(ctx, "gpa-refresh", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := links.Save(ctx, domain.GoPayLink{UserID: u.ID, Mode: domain.LinkSNAP, Status: domain.LinkActive,
+		Phone: "81200009999", Name: "N", CustomerToken: "customer-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := func() map[int]string { // position -> row version (ctid changes on every write)
+		rows, err := users.pool.Query(ctx, `SELECT position, ctid::text FROM payment_options WHERE link_id = $1`, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := map[int]string{}
+		for rows.Next() {
+			var p int
+			var ctid string
+			if err := rows.Scan(&p, &ctid); err != nil {
+				t.Fatal(err)
+			}
+			v[p] = ctid
+		}
+		return v
+	}
+	opts := []domain.PaymentOption{
+		{Name: "GOPAY_WALLET", Active: true, Balance: "7985000.00", Currency: "IDR", Token: "wallet-1"},
+		{Name: "PAY_LATER", Active: true, Balance: "350000.00", Currency: "IDR", Token: "later-1"},
+		{Name: "GOPAY_SAVINGS", Active: true, Balance: "1200000.00", Currency: "IDR", Token: "savings-1"},
+	}
+	t0 := time.Now().Truncate(time.Microsecond)
+	if err := links.ReplaceOptions(ctx, u.ID, l.ID, opts, t0); err != nil {
+		t.Fatal(err)
+	}
+	first := versions()
+
+	// The same options again: only the link's stamp moves.
+	if err := links.ReplaceOptions(ctx, u.ID, l.ID, opts, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if again := versions(); fmt.Sprint(again) != fmt.Sprint(first) {
+		t.Fatalf("an unchanged refresh rewrote options: %v -> %v", first, again)
+	}
+	got, stored, err := links.WithOptions(ctx, u.ID)
+	if err != nil || !got.OptionsRefreshedAt.Equal(t0.Add(time.Second)) || len(stored) != 3 {
+		t.Fatalf("after an unchanged refresh: refreshed %v, %d options, %v", got.OptionsRefreshedAt, len(stored), err)
+	}
+
+	// PAY_LATER's token changes, the wallet's balance changes, savings is gone.
+	changed := []domain.PaymentOption{opts[0], opts[1]}
+	changed[0].Balance = "7000000.00"
+	changed[1].Token = "later-2"
+	if err := links.ReplaceOptions(ctx, u.ID, l.ID, changed, t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	after := versions()
+	if len(after) != 2 || after[0] == first[0] || after[1] == first[1] {
+		t.Fatalf("changed options not rewritten or the dropped one kept: %v -> %v", first, after)
+	}
+	_, stored, err = links.WithOptions(ctx, u.ID)
+	if err != nil || len(stored) != 2 || stored[0].Balance != "7000000.00" || stored[1].Token != "later-2" {
+		t.Fatalf("stored after the change: %+v %v", stored, err)
+	}
+	if err := links.ReplaceOptions(ctx, u.ID, l.ID, changed[:1], t0.Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if v := versions(); len(v) != 1 || v[0] != after[0] {
+		t.Fatalf("dropping the last option touched the first: %v -> %v", after, v)
+	}
+
+	if err := links.SetStatus(ctx, u.ID, domain.LinkInactive); err != nil {
+		t.Fatal(err)
+	}
+	if err := links.ReplaceOptions(ctx, u.ID, l.ID, opts, t0.Add(4*time.Second)); err == nil {
+		t.Fatal("a refresh of an inactive link was stored")
+	}
+	if v := versions(); len(v) != 0 {
+		t.Fatalf("an inactive link got options: %v", v)
 	}
 }

@@ -220,7 +220,7 @@ func (c *Client) send(ctx context.Context, cs callSpec) (response, error) {
 				if cs.policy == ReusePerOperation {
 					id, err = c.ids.ForOperation(ctx, cs.opKey)
 				} else {
-					id, err = c.ids.Fresh(ctx)
+					id = c.ids.Fresh()
 				}
 				if err != nil {
 					return domain.E(domain.KindUnavailable, domain.CodeUpstreamUnavailable, "the payment provider is unavailable; retry later", err)

@@ -24,9 +24,13 @@ const (
 	ReusePerOperation                         // payment-like calls: one id per logical operation
 )
 
-// externalIDs hands out X-EXTERNAL-IDs: 32 hex characters (alphanumeric, under SNAP's 36),
-// each registered in Redis until the Jakarta day is over, so no instance sends one twice in a
-// day, and (for ReusePerOperation) remembering which id belongs to which operation.
+// externalIDs hands out X-EXTERNAL-IDs: 32 hex characters (alphanumeric, under SNAP's 36) of
+// 128 random bits, so two attempts never share one, on any instance, any day: the chance that
+// a billion ids in one day hold a repeat is about 1e-21, far below any failure Redis could
+// guard against. Ids of logical operations (ReusePerOperation) are remembered in Redis until
+// the Jakarta day is over, so every retry of the operation, on any instance, sends its id.
+// (Fresh ids were once also registered in Redis: a round trip on every inquiry, about 5% of a
+// refresh's CPU, for no added guarantee; docs/performance.md.)
 type externalIDs struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -41,21 +45,8 @@ func (e *externalIDs) dayLeft() (string, time.Duration) {
 	return now.Format("20060102"), end.Sub(now) + time.Hour
 }
 
-// Fresh returns an id never handed out today.
-func (e *externalIDs) Fresh(ctx context.Context) (string, error) {
-	day, ttl := e.dayLeft()
-	for range 5 {
-		id := randomID()
-		ok, err := e.rdb.SetNX(ctx, e.prefix+"snap:extid:"+day+":"+id, 1, ttl).Result()
-		if err != nil {
-			return "", fmt.Errorf("snap: external id store: %w", err)
-		}
-		if ok {
-			return id, nil
-		}
-	}
-	return "", fmt.Errorf("snap: could not find an unused external id")
-}
+// Fresh returns a new id.
+func (e *externalIDs) Fresh() string { return randomID() }
 
 // ForOperation returns the id of a logical operation (same key, same id all day), taking a
 // fresh one the first time.
@@ -65,10 +56,7 @@ func (e *externalIDs) ForOperation(ctx context.Context, operationKey string) (st
 	if id, err := e.rdb.Get(ctx, key).Result(); err == nil {
 		return id, nil
 	}
-	id, err := e.Fresh(ctx)
-	if err != nil {
-		return "", err
-	}
+	id := e.Fresh()
 	ok, err := e.rdb.SetNX(ctx, key, id, ttl).Result()
 	if err != nil {
 		return "", fmt.Errorf("snap: external id store: %w", err)

@@ -233,7 +233,7 @@ func TestExternalIDsForReplayingOperations(t *testing.T) {
 	if a1 == "" || a1 != a2 || a1 == b {
 		t.Fatalf("one operation, one id all day: %s %s %s", a1, a2, b)
 	}
-	fresh, _ := ids.Fresh(ctx)
+	fresh := ids.Fresh()
 	if fresh == a1 || fresh == b {
 		t.Fatal("a fresh id repeated an operation's id")
 	}

@@ -1,0 +1,1 @@
+ALTER TABLE payment_options DROP COLUMN IF EXISTS token_digest;
