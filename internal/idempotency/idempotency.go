@@ -46,13 +46,6 @@ type Response struct {
 	Body        []byte `json:"body"`
 }
 
-// record is what Redis holds under a key.
-type record struct {
-	Fingerprint string    `json:"fp"`
-	Owner       string    `json:"owner,omitempty"` // set while in progress
-	Response    *Response `json:"response,omitempty"`
-}
-
 // Store keeps records in Redis under prefix.
 type Store struct {
 	rdb     redis.UniversalClient
@@ -86,10 +79,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 	rkey := s.prefix + scope + ":" + key
 	owner := make([]byte, 16)
 	_, _ = rand.Read(owner)
-	value, err := json.Marshal(record{Fingerprint: fingerprint, Owner: hex.EncodeToString(owner)})
-	if err != nil {
-		return nil, nil, err
-	}
+	value := record{Fingerprint: fingerprint, Owner: string(owner)}.encode()
 	// One round trip whatever the key holds: SET NX GET (Redis 7) claims the key, or leaves it
 	// and answers what is there, atomically.
 	raw, err := s.rdb.SetArgs(ctx, rkey, value, redis.SetArgs{Mode: "NX", Get: true, TTL: s.lockTTL}).Result()
@@ -99,8 +89,8 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	var rec record
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+	rec, err := decodeRecord([]byte(raw))
+	if err != nil {
 		return nil, nil, fmt.Errorf("idempotency: corrupt record: %w", err)
 	}
 	switch {
@@ -127,8 +117,8 @@ return 1`)
 
 // Complete stores the answer for replay.
 func (c *Claim) Complete(ctx context.Context, resp Response) error {
-	var rec record
-	if err := json.Unmarshal([]byte(c.value), &rec); err != nil {
+	rec, err := decodeRecord([]byte(c.value))
+	if err != nil {
 		return err
 	}
 	sealed, err := c.store.sealer.Seal(resp.Body, bodyAAD, c.key)
@@ -137,11 +127,7 @@ func (c *Claim) Complete(ctx context.Context, resp Response) error {
 	}
 	resp.Body = sealed
 	rec.Owner, rec.Response = "", &resp
-	value, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return c.swap(ctx, string(value), c.store.ttl)
+	return c.swap(ctx, string(rec.encode()), c.store.ttl)
 }
 
 // Release gives the key up without an answer, so a retry runs the request again. Used when

@@ -2,6 +2,8 @@ package idempotency
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -164,6 +166,9 @@ func FuzzStoredRecord(f *testing.F) {
 	f.Add([]byte(`{"fp":"fp1","response":null}`), "fp1")
 	f.Add([]byte(`{"fp":"fp2","response":{}}`), "fp1")
 	f.Add([]byte(`not json`), "fp1")
+	f.Add(record{Fingerprint: "fp1", Owner: "o"}.encode(), "fp1")
+	f.Add(record{Fingerprint: "fp1", Response: &Response{Status: 201, Body: []byte("not sealed")}}.encode(), "fp1")
+	f.Add(record{Fingerprint: "fp2", Response: &Response{Status: 201}}.encode(), "fp1")
 	n := 0
 	f.Fuzz(func(t *testing.T, raw []byte, fingerprint string) {
 		n++
@@ -179,4 +184,57 @@ func FuzzStoredRecord(f *testing.F) {
 			t.Fatalf("replayed a record nobody sealed: %q -> %+v (%v)", raw, replay, err)
 		}
 	})
+}
+
+func TestRecordEncodingRoundTrips(t *testing.T) {
+	for _, r := range []record{
+		{Fingerprint: Fingerprint("POST", "/v1/bank-accounts", []byte(`{"a":1}`)), Owner: "0123456789abcdef"},
+		{Fingerprint: "fp", Response: &Response{Status: 201, ContentType: "application/json", Location: "/v1/bank-accounts/x", Body: []byte("sealed\x00bytes")}},
+		{Fingerprint: "", Response: &Response{Status: 204}},
+	} {
+		got, err := decodeRecord(r.encode())
+		if err != nil || show(got) != show(r) {
+			t.Fatalf("round trip of %+v: %+v (%v)", r, got, err)
+		}
+	}
+	claim := record{Fingerprint: Fingerprint("POST", "/v1/bank-accounts", []byte(`{}`)), Owner: "0123456789abcdef"}
+	legacy, _ := json.Marshal(record{Fingerprint: claim.Fingerprint, Owner: hex.EncodeToString([]byte(claim.Owner))}) // as it was stored
+
+	if n, m := len(claim.encode()), len(legacy); n*2 > m {
+		t.Fatalf("a claim takes %d bytes, the JSON it replaced %d: want under half", n, m)
+	}
+	for _, bad := range [][]byte{nil, {'c'}, {'a', 2, 'f', 'p', 0}, {'x', 0, 0}, append(claim.encode(), 0)} {
+		if _, err := decodeRecord(bad); err == nil {
+			t.Fatalf("decoded a malformed record %q", bad)
+		}
+	}
+}
+
+func show(r record) string {
+	s := fmt.Sprintf("%q %q", r.Fingerprint, r.Owner)
+	if r.Response != nil {
+		s += fmt.Sprintf(" %d %q %q %q", r.Response.Status, r.Response.ContentType, r.Response.Location, r.Response.Body)
+	}
+	return s
+}
+
+// An answer stored as JSON by the previous version still replays after an upgrade.
+func TestAnswerStoredByThePreviousVersionReplays(t *testing.T) {
+	_, rdb, prefix := testenv.Redis(t)
+	ring := testenv.Keyring(t)
+	s := NewStore(rdb, ring, prefix, time.Hour, time.Minute)
+	ctx := context.Background()
+	rkey := prefix + "idem:scope:legacy-key"
+	sealed, err := ring.Seal([]byte(`{"id":"acc-1"}`), bodyAAD, rkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(record{Fingerprint: "fp1", Response: &Response{Status: 201, ContentType: "application/json", Body: sealed}})
+	if err := rdb.Set(ctx, rkey, raw, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	claim, replay, err := s.Begin(ctx, "scope", "legacy-key", "fp1")
+	if err != nil || claim != nil || replay == nil || replay.Status != 201 || string(replay.Body) != `{"id":"acc-1"}` {
+		t.Fatalf("legacy answer: claim %v replay %+v err %v", claim, replay, err)
+	}
 }
