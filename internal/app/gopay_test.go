@@ -726,3 +726,29 @@ func TestCachedOptionsFollowWritesOnOtherInstances(t *testing.T) {
 	}
 	testenv.Eventually(t, func() bool { return read(two, "").status == 409 }, "two to stop serving an unlinked user's tokens")
 }
+
+// The caller that ran a refresh answers with what it wrote, without reading it back; a later
+// read from the database must answer exactly the same.
+func TestRefreshAnswerIsWhatIsStored(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t).with("PAYMENT_OPTIONS_CACHE_TTL", "0"))
+	auth := in.login(in.app.SandboxURL(), "written")
+	uid := userID(t, auth)
+	if r := in.linkSNAP(auth, "81266667777"); r.status != 201 {
+		t.Fatalf("link: %d %s", r.status, r.body)
+	}
+	ia := in.internalAuth()
+	view := func(r response) string {
+		t.Helper()
+		if r.status != 200 {
+			t.Fatalf("payment options: %d %s", r.status, r.body)
+		}
+		b := r.json(t)
+		return fmt.Sprint(b["payment_options"], b["refreshed_at"], b["stale"])
+	}
+	refreshed := view(in.do("GET", "/internal/v1/users/"+uid+"/payment-options?refresh=true", "", ia...))
+	stored := view(in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...))
+	if refreshed != stored {
+		t.Fatalf("the refresh answered\n%s\nbut the database holds\n%s", refreshed, stored)
+	}
+}

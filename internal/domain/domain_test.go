@@ -37,7 +37,7 @@ func TestAsKeepsKindThroughWrapping(t *testing.T) {
 }
 
 func TestAmount(t *testing.T) {
-	for in, want := range map[string]string{"7985000": "7985000.00", "350000.5": "350000.50", "1000000.00": "1000000.00", "0": "0.00"} {
+	for in, want := range map[string]string{"7985000": "7985000.00", "350000.5": "350000.50", "1000000.00": "1000000.00", "0": "0.00", "007.5": "7.50", "000": "0.00"} {
 		if got, err := Amount(in); err != nil || got != want {
 			t.Errorf("Amount(%q) = %q, %v; want %q", in, got, err, want)
 		}

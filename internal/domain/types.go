@@ -112,6 +112,10 @@ func Amount(s string) (string, error) {
 	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || len(frac) > 2 {
 		return "", fmt.Errorf("not a decimal amount: %q", s)
 	}
+	// Written as PostgreSQL's numeric(20,2) prints it, so an amount read back compares equal.
+	if whole = strings.TrimLeft(whole, "0"); whole == "" {
+		whole = "0"
+	}
 	return whole + "." + (frac + "00")[:2], nil
 }
 

@@ -240,8 +240,10 @@ func (g *GoPayLinks) PaymentOptions(ctx context.Context, userID uuid.UUID, devic
 	if !refresh && !l.OptionsRefreshedAt.IsZero() && g.now().Sub(l.OptionsRefreshedAt) < g.freshFor {
 		return Options{Link: l, Options: opts, RefreshedAt: l.OptionsRefreshedAt}, nil
 	}
+	var written []domain.PaymentOption // set only in the caller that ran the refresh
+	var writtenAt time.Time
 	refreshErr := g.coalesce.Do(ctx, "payment_options", "refresh:"+userID.String(), func(ctx context.Context) error {
-		started := g.now()
+		started := g.now().Truncate(time.Microsecond) // as PostgreSQL keeps it
 		inq, err := g.snap.Inquire(ctx, l.CustomerToken, deviceID)
 		if err != nil {
 			if domain.As(err).Code == domain.CodeGoPayLinkInactive {
@@ -251,10 +253,20 @@ func (g *GoPayLinks) PaymentOptions(ctx context.Context, userID uuid.UUID, devic
 			}
 			return err
 		}
-		return g.links.ReplaceOptions(ctx, userID, l.ID, inq.Options, started)
+		if err := g.links.ReplaceOptions(ctx, userID, l.ID, inq.Options, started); err != nil {
+			return err
+		}
+		written, writtenAt = inq.Options, started
+		return nil
 	})
 	if refreshErr != nil && domain.As(refreshErr).Code == domain.CodeGoPayLinkInactive {
 		return o, refreshErr
+	}
+	if written != nil {
+		// This caller ran the refresh: what it wrote is what a read would return (amounts are
+		// normalised as the database keeps them), so it answers without reading it back.
+		l.OptionsRefreshedAt = writtenAt
+		return Options{Link: l, Options: written, RefreshedAt: writtenAt}, nil
 	}
 	if l, opts, err = g.links.WithOptions(ctx, userID); err != nil {
 		return o, err
