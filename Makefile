@@ -62,7 +62,7 @@ FUZZTIME ?= 30s
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s; failures land in testdata/fuzz; needs redis-cli)
 	@log=$$(mktemp); tag=bfffuzz-$$$$:; \
-	trap 'rm -f $$log; redis-cli -h 127.0.0.1 --scan --pattern "$$tag*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null' EXIT; \
+	trap 'rm -f $$log; redis-cli -h 127.0.0.1 --scan --pattern "$$tag*" | xargs -r -d "\n" -n 500 redis-cli -h 127.0.0.1 del >/dev/null' EXIT; \
 	for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg)"; \
 		if ! TEST_REDIS_PREFIX=$$tag $(GO) test -run=NONE -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg >$$log 2>&1; then \

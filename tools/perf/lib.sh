@@ -22,7 +22,7 @@ start_server() {
 cleanup() {
   [ -n "${pid:-}" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
   psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS perf_bff_$tag" >/dev/null 2>&1 || true
-  redis-cli -h 127.0.0.1 --scan --pattern "perf$tag:*" | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
+  redis-cli -h 127.0.0.1 --scan --pattern "perf$tag:*" | xargs -r -d '\n' -n 500 redis-cli -h 127.0.0.1 del >/dev/null
   rm -rf "$perf" "$dev"
 }
 trap cleanup EXIT
