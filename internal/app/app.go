@@ -191,6 +191,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		Metrics:        a.Metrics,
 		Log:            log,
 		MaxBodyBytes:   cfg.HTTPMaxBodyBytes,
+		RequestTimeout: cfg.RequestTimeout,
 		Limiter:        ratelimit.New(a.rdb, cfg.RedisKeyPrefix, a.Metrics.RateLimit, log),
 		Policies:       ratePolicies(cfg),
 		TrustedProxies: trusted,

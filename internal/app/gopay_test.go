@@ -752,3 +752,37 @@ func TestRefreshAnswerIsWhatIsStored(t *testing.T) {
 		t.Fatalf("the refresh answered\n%s\nbut the database holds\n%s", refreshed, stored)
 	}
 }
+
+// A chain of upstream calls that hang (Core API status, then the swap) shares one request
+// budget: the client gets 504 upstream_timeout within REQUEST_TIMEOUT, before the server's write
+// timeout could cut the connection, and retries stop once another whole attempt cannot fit.
+func TestOneDeadlinePerRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t).with("REQUEST_TIMEOUT", "2s").with("HTTP_WRITE_TIMEOUT", "7s").
+		with("MIDTRANS_TIMEOUT", "800ms").with("SNAP_TIMEOUT", "800ms").with("SNAP_MAX_ATTEMPTS", "5")
+	in := start(t, e)
+	auth := in.login(in.app.SandboxURL(), "deadline")
+	for _, op := range []string{sandbox.OpCoreStatus, sandbox.OpSNAPBinding} {
+		in.app.Sandbox.SetFault(op, sandbox.Fault{Hang: true})
+	}
+	calls := func() int {
+		return in.app.Sandbox.Calls(sandbox.OpCoreStatus) + in.app.Sandbox.Calls(sandbox.OpSNAPBinding)
+	}
+	for _, body := range []string{
+		`{"legacy_account_id":"enabled-deadline","phone_number":"81200002222"}`,                                                                                                // Core API status hangs
+		`{"auth_code":"` + sandboxPost(t, in.app.SandboxURL(), "/sandbox/gopay-auth-codes", `{"phone_number":"81200003333"}`, "auth_code") + `","phone_number":"81200003333"}`, // binding hangs
+	} {
+		before := calls()
+		start := time.Now()
+		r := in.do("POST", "/v1/gopay-link", body, "Authorization", auth)
+		took := time.Since(start)
+		problem(t, r, 504, "upstream_timeout", "")
+		if took > 2500*time.Millisecond {
+			t.Fatalf("answered after %v, want within REQUEST_TIMEOUT (2s)", took)
+		}
+		// 5 attempts of 800 ms do not fit in 2 s: the budget allows two.
+		if n := calls() - before; n < 1 || n > 2 {
+			t.Fatalf("%d attempts within a 2 s budget of 800 ms attempts, want 1 or 2", n)
+		}
+	}
+}

@@ -70,7 +70,9 @@ func (g *Group) acrossInstances(ctx context.Context, name, key string, fn func(c
 		}
 		if ok {
 			g.events.WithLabelValues(name, "ran").Inc()
-			runErr := fn(context.WithoutCancel(ctx)) // others wait on this run: do not let one caller cancel it
+			runCtx, cancel := detached(ctx)
+			runErr := fn(runCtx)
+			cancel()
 			g.finish(context.WithoutCancel(ctx), lock, owner, results+owner, runErr)
 			return runErr
 		}
@@ -145,6 +147,17 @@ func (g *Group) finish(ctx context.Context, lock, owner, resultKey string, err e
 		release.Eval(ctx, p, []string{lock}, owner) // EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT
 		return nil
 	})
+}
+
+// detached keeps ctx's values and deadline but not its cancellation: others wait on this run,
+// so the caller that started it going away must not cancel it, yet it ends when the request
+// budget it started with does (REQUEST_TIMEOUT).
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(d, deadline)
+	}
+	return d, func() {}
 }
 
 var release = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)

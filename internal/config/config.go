@@ -29,6 +29,7 @@ type Config struct {
 	HTTPReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s" help:"time to read request headers"`
 	HTTPReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"10s" help:"time to read a whole request"`
 	HTTPWriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s" help:"time to handle a request and write the answer; above the upstream retry budget"`
+	RequestTimeout        time.Duration `env:"REQUEST_TIMEOUT" envDefault:"20s" help:"deadline of each request: its upstream calls and their retries, the database and Redis share it, and the client gets 504 upstream_timeout by then; at most HTTP_WRITE_TIMEOUT minus 5s"`
 	HTTPIdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" help:"keep-alive idle time"`
 	HTTPMaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"65536" help:"largest accepted request body; larger ones get 413"`
 	ShutdownTimeout       time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long shutdown waits for in-flight requests"`
@@ -205,6 +206,10 @@ func (c *Config) upstreamURLs() []struct{ name, value string } {
 	}
 }
 
+// requestMargin is what HTTP_WRITE_TIMEOUT keeps above REQUEST_TIMEOUT: up to 3 s to record
+// what an upstream already did (service.recordTimeout) and the rest to write the answer.
+const requestMargin = 5 * time.Second
+
 func (c *Config) validate() problems {
 	var errs problems
 	bad := func(name, format string, args ...any) {
@@ -217,7 +222,7 @@ func (c *Config) validate() problems {
 	}
 	for name, d := range map[string]time.Duration{
 		"HTTP_READ_HEADER_TIMEOUT": c.HTTPReadHeaderTimeout, "HTTP_READ_TIMEOUT": c.HTTPReadTimeout,
-		"HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout,
+		"HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "REQUEST_TIMEOUT": c.RequestTimeout,
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "GOPAY_TIMEOUT": c.GoPayTimeout, "SESSION_TTL": c.SessionTTL,
 		"SNAP_TIMEOUT": c.SNAPTimeout, "MIDTRANS_TIMEOUT": c.MidtransTimeout, "INTERNAL_TOKEN_TTL": c.InternalTokenTTL,
 		"STALE_TOKENS_MAX_AGE": c.StaleTokensMaxAge, "CARD_BINDING_TTL": c.CardBindingTTL,
@@ -235,6 +240,9 @@ func (c *Config) validate() problems {
 	}
 	if c.PaymentOptionsCacheMaxUsers < 1 {
 		bad("PAYMENT_OPTIONS_CACHE_MAX_USERS", "must be at least 1")
+	}
+	if c.RequestTimeout > c.HTTPWriteTimeout-requestMargin {
+		bad("REQUEST_TIMEOUT", "must be at most HTTP_WRITE_TIMEOUT (%s) minus %s: past the deadline the service still records what an upstream did and writes the answer, and a cut connection tells the client nothing", c.HTTPWriteTimeout, requestMargin)
 	}
 	if c.IdempotencyLockTTL <= c.HTTPWriteTimeout {
 		bad("IDEMPOTENCY_LOCK_TTL", "must exceed HTTP_WRITE_TIMEOUT (%s), or a slow request could run twice", c.HTTPWriteTimeout)

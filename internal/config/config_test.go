@@ -78,6 +78,8 @@ func TestValidation(t *testing.T) {
 		{"BLIND_INDEX_KEY", "short", "BLIND_INDEX_KEY"},
 		{"GOPAY_MAX_ATTEMPTS", "0", "GOPAY_MAX_ATTEMPTS"},
 		{"IDEMPOTENCY_LOCK_TTL", "5s", "IDEMPOTENCY_LOCK_TTL"},
+		{"REQUEST_TIMEOUT", "26s", "REQUEST_TIMEOUT"}, // the default HTTP_WRITE_TIMEOUT is 30s: 5s must be left
+		{"PAYMENT_OPTIONS_CACHE_TTL", "2m", "PAYMENT_OPTIONS_CACHE_TTL"},
 		{"LOG_LEVEL", "loud", "LOG_LEVEL"},
 		{"DATABASE_URL", "mysql://x", "DATABASE_URL"},
 		{"SESSION_TTL", "soon", "SESSION_TTL"},

@@ -160,6 +160,7 @@ func newTestServer(tb testing.TB) (*echo.Echo, string) {
 		Metrics:        metrics.New(),
 		Log:            zap.NewNop(),
 		MaxBodyBytes:   4096,
+		RequestTimeout: 5 * time.Second,
 		Limiter:        ratelimit.New(rdb, prefix, metrics.New().RateLimit, zap.NewNop()),
 	})
 	if err != nil {

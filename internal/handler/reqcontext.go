@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,6 +29,21 @@ func requestContext(log *zap.Logger) echo.MiddlewareFunc {
 			// and none below the configured level).
 			l := log.WithLazy(zap.String("request_id", rid))
 			c.SetRequest(c.Request().WithContext(logging.WithLogger(c.Request().Context(), l)))
+			return next(c)
+		}
+	}
+}
+
+// deadline gives the request its budget: upstream calls, their retries, the database and
+// Redis all stop when it runs out, and the client gets a 504 (or 503) while the server's write
+// timeout, which is longer, still lets the answer out. Without it a chain of retried upstream
+// calls outlived the write timeout and the client got a cut connection, no status.
+func deadline(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
 			return next(c)
 		}
 	}

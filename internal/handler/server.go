@@ -6,6 +6,7 @@ package handler
 import (
 	"errors"
 	"net"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -42,6 +43,7 @@ type Deps struct {
 	Metrics        *metrics.Metrics
 	Log            *zap.Logger
 	MaxBodyBytes   int64
+	RequestTimeout time.Duration // each request's deadline
 	Limiter        *ratelimit.Limiter
 	Policies       Policies
 	TrustedProxies []*net.IPNet // whose X-Forwarded-For names the client; none: the TCP peer is the client
@@ -51,7 +53,7 @@ type Deps struct {
 func New(d Deps) (*echo.Echo, error) {
 	if d.Sessions == nil || d.BankAccounts == nil || d.GoPay == nil || d.Cards == nil || d.InternalAuth == nil || d.Signer == nil ||
 		d.InternalSigner == nil || d.Idempotency == nil || d.Limiter == nil ||
-		d.Metrics == nil || d.Log == nil || d.MaxBodyBytes <= 0 {
+		d.Metrics == nil || d.Log == nil || d.MaxBodyBytes <= 0 || d.RequestTimeout <= 0 {
 		return nil, errors.New("handler.New: missing dependency")
 	}
 	spec, err := api.GetSpec()
@@ -75,6 +77,7 @@ func New(d Deps) (*echo.Echo, error) {
 		requestContext(d.Log),
 		observe(d.Metrics, d.Log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: logPanic(d.Log)}),
+		deadline(d.RequestTimeout),
 		noStore,
 		limitByAddress(d.Limiter, d.Policies),
 		readBody(d.MaxBodyBytes),

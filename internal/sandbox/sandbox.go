@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -190,6 +191,10 @@ func (s *Sandbox) upstream(op string, body faultBody, h http.HandlerFunc) http.H
 		s.mu.Unlock()
 
 		if f.Hang {
+			// Read the body first: net/http notices a caller that hangs up (and cancels
+			// r.Context()) only once the body is consumed; unread, the handler would hold its
+			// connection, and a graceful shutdown, for the full minute.
+			_, _ = io.Copy(io.Discard, r.Body)
 			hang(r.Context())
 			return
 		}

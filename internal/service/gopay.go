@@ -94,6 +94,8 @@ func (g *GoPayLinks) Link(ctx context.Context, userID uuid.UUID, req LinkRequest
 			return l, err
 		}
 		l.Mode, l.Status, l.CustomerToken = domain.LinkSNAP, domain.LinkActive, token
+		ctx, cancel := recording(ctx) // bound at GoPay
+		defer cancel()
 		return g.links.Save(ctx, l)
 	}
 	acct, err := g.core.Status(ctx, req.LegacyAccountID)
@@ -113,6 +115,8 @@ func (g *GoPayLinks) Link(ctx context.Context, userID uuid.UUID, req LinkRequest
 		if err != nil {
 			return l, legacyInactive(err)
 		}
+		ctx, cancel := recording(ctx) // swapped at GoPay
+		defer cancel()
 		l.Status, l.CustomerToken = domain.LinkActive, inq.CustomerToken
 		if l, err = g.links.Save(ctx, l); err != nil {
 			return l, err
@@ -167,6 +171,8 @@ func (g *GoPayLinks) Status(ctx context.Context, userID uuid.UUID, deviceID stri
 		if err != nil {
 			return l, err
 		}
+		ctx, cancel := recording(ctx) // swapped at GoPay
+		defer cancel()
 		if err := g.links.Activate(ctx, userID, inq.CustomerToken); err != nil {
 			return l, err
 		}
@@ -204,6 +210,8 @@ func (g *GoPayLinks) Unlink(ctx context.Context, userID uuid.UUID, deviceID stri
 			return err
 		}
 	}
+	ctx, cancel := recording(ctx) // unbound at GoPay
+	defer cancel()
 	return g.links.SetStatus(ctx, userID, domain.LinkInactive)
 }
 

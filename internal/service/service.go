@@ -13,6 +13,17 @@ import (
 	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
 )
 
+// recordTimeout bounds writing down what an upstream already did (a consumed auth code, a
+// binding, an unbinding). It runs on a context detached from the request's deadline and from
+// its client: the effect happened, so it is recorded whether or not anyone still waits, and the
+// client's retry then finds it (or replays it) instead of repeating it. HTTP_WRITE_TIMEOUT
+// leaves room for it above REQUEST_TIMEOUT (config checks that).
+const recordTimeout = 3 * time.Second
+
+func recording(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
 // MiniApp is the part of the GoPay mini app backend the flows use.
 type MiniApp interface {
 	ExchangeAuthCode(ctx context.Context, authCode, requestID string) (gopay.Authorization, error)
@@ -61,6 +72,8 @@ func (s *Sessions) Open(ctx context.Context, authCode, requestID string) (token 
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	ctx, cancel := recording(ctx) // the auth code is spent
+	defer cancel()
 	user, err := s.users.Upsert(ctx, authz.GoPayAccountID, authz.AuthToken)
 	if err != nil {
 		return "", time.Time{}, err
@@ -92,6 +105,8 @@ func (s *BankAccounts) Link(ctx context.Context, userID uuid.UUID, accountToken,
 	if err != nil {
 		return a, false, err
 	}
+	ctx, cancel := recording(ctx) // the account token is spent
+	defer cancel()
 	return s.accounts.Upsert(ctx, userID, details)
 }
 

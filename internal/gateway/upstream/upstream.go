@@ -132,7 +132,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			zap.Int("attempt", attempt), zap.String("outcome", outcome), zap.Error(err))
 		return nil, &attemptError{outcome: outcome, err: err}
 	}
-	resp, err := backoff.Retry(ctx, op, backoff.WithBackOff(c.backoff()), backoff.WithMaxTries(uint(c.maxAttempts)),
+	resp, err := backoff.Retry(ctx, op, backoff.WithBackOff(budgeted{BackOff: c.backoff(), ctx: ctx, attempt: c.timeout}), backoff.WithMaxTries(uint(c.maxAttempts)),
 		backoff.WithMaxElapsedTime(0))
 	if err == nil {
 		return resp, nil
@@ -147,6 +147,23 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		kind, code, msg = domain.KindTimeout, domain.CodeUpstreamTimeout, "the payment provider did not answer in time; retry later"
 	}
 	return nil, domain.E(kind, code, msg, fmt.Errorf("%s %s after %d attempts: %w", c.name, req.Operation, attempt, err))
+}
+
+// budgeted stops retrying when the request's deadline could not fit the wait and one more
+// whole attempt: a retry that will be cut short only holds the client longer, and the answer
+// (503 or 504) is better given while there is time to give it.
+type budgeted struct {
+	backoff.BackOff
+	ctx     context.Context //nolint:containedctx // the deadline of the call it paces
+	attempt time.Duration
+}
+
+func (b budgeted) NextBackOff() time.Duration {
+	next := b.BackOff.NextBackOff()
+	if deadline, ok := b.ctx.Deadline(); ok && next != backoff.Stop && time.Until(deadline)-next < b.attempt {
+		return backoff.Stop
+	}
+	return next
 }
 
 type attemptError struct {
