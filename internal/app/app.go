@@ -145,7 +145,9 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		}
 	}
 	upstreamClient := func(name string, timeout time.Duration, attempts int) *upstream.Client {
-		return upstream.New(upstream.Options{Name: name, Timeout: timeout, MaxAttempts: attempts, Metrics: a.Metrics, Log: log})
+		return upstream.New(upstream.Options{Name: name, Timeout: timeout, MaxAttempts: attempts, Metrics: a.Metrics, Log: log,
+			Breaker: upstream.BreakerSettings{MinRequests: cfg.BreakerMinRequests, FailureRatio: cfg.BreakerFailureRatio,
+				Window: cfg.BreakerWindow, OpenFor: cfg.BreakerOpenFor}})
 	}
 	gopayClient := gopay.New(upstreamClient("gopay", cfg.GoPayTimeout, cfg.GoPayMaxAttempts),
 		gopayURL, cfg.GoPayClientID, cfg.GoPayClientSecret, log)

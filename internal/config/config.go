@@ -47,15 +47,19 @@ type Config struct {
 	GoPayTimeout      time.Duration `env:"GOPAY_TIMEOUT" envDefault:"5s" help:"timeout of one GoPay call attempt"`
 	GoPayMaxAttempts  int           `env:"GOPAY_MAX_ATTEMPTS" envDefault:"3" help:"attempts per GoPay call; only 5xx and network errors are retried"`
 
-	SNAPBaseURL        string        `env:"SNAP_BASE_URL" help:"BI-SNAP API of Midtrans/GoPay, e.g. https://merchants.midtrans.com; unset = sandbox mode"`
-	SNAPClientKey      string        `env:"SNAP_CLIENT_KEY" help:"SNAP client key (X-CLIENT-KEY, and the first half of the B2B string to sign)"`
-	SNAPClientSecret   string        `env:"SNAP_CLIENT_SECRET" secret:"true" help:"SNAP client secret (HMAC-SHA512 key of service-call signatures)"`
-	SNAPPrivateKeyFile string        `env:"SNAP_PRIVATE_KEY_FILE" help:"PEM RSA private key that signs B2B access-token requests"`
-	SNAPPartnerID      string        `env:"SNAP_PARTNER_ID" help:"X-PARTNER-ID sent on SNAP calls"`
-	SNAPChannelID      string        `env:"SNAP_CHANNEL_ID" envDefault:"95221" help:"CHANNEL-ID sent on SNAP calls (5 digits)"`
-	SNAPMerchantID     string        `env:"SNAP_MERCHANT_ID" help:"merchantId sent in SNAP bodies"`
-	SNAPTimeout        time.Duration `env:"SNAP_TIMEOUT" envDefault:"5s" help:"timeout of one SNAP call attempt"`
-	SNAPMaxAttempts    int           `env:"SNAP_MAX_ATTEMPTS" envDefault:"3" help:"attempts per SNAP call; only 5xx and network errors are retried"`
+	SNAPBaseURL         string        `env:"SNAP_BASE_URL" help:"BI-SNAP API of Midtrans/GoPay, e.g. https://merchants.midtrans.com; unset = sandbox mode"`
+	SNAPClientKey       string        `env:"SNAP_CLIENT_KEY" help:"SNAP client key (X-CLIENT-KEY, and the first half of the B2B string to sign)"`
+	SNAPClientSecret    string        `env:"SNAP_CLIENT_SECRET" secret:"true" help:"SNAP client secret (HMAC-SHA512 key of service-call signatures)"`
+	SNAPPrivateKeyFile  string        `env:"SNAP_PRIVATE_KEY_FILE" help:"PEM RSA private key that signs B2B access-token requests"`
+	SNAPPartnerID       string        `env:"SNAP_PARTNER_ID" help:"X-PARTNER-ID sent on SNAP calls"`
+	SNAPChannelID       string        `env:"SNAP_CHANNEL_ID" envDefault:"95221" help:"CHANNEL-ID sent on SNAP calls (5 digits)"`
+	SNAPMerchantID      string        `env:"SNAP_MERCHANT_ID" help:"merchantId sent in SNAP bodies"`
+	SNAPTimeout         time.Duration `env:"SNAP_TIMEOUT" envDefault:"5s" help:"timeout of one SNAP call attempt"`
+	SNAPMaxAttempts     int           `env:"SNAP_MAX_ATTEMPTS" envDefault:"3" help:"attempts per SNAP call; only 5xx and network errors are retried"`
+	BreakerMinRequests  uint32        `env:"UPSTREAM_BREAKER_MIN_REQUESTS" envDefault:"10" help:"attempts an upstream operation must see in the window before its circuit can open"`
+	BreakerFailureRatio float64       `env:"UPSTREAM_BREAKER_FAILURE_RATIO" envDefault:"0.5" help:"share of failed attempts (5xx, network errors, timeouts) in the window that opens an operation's circuit"`
+	BreakerWindow       time.Duration `env:"UPSTREAM_BREAKER_WINDOW" envDefault:"30s" help:"the rolling window those attempts are counted over"`
+	BreakerOpenFor      time.Duration `env:"UPSTREAM_BREAKER_OPEN_FOR" envDefault:"10s" help:"how long an open circuit fails fast (503 with Retry-After) before one probe is let through"`
 
 	MidtransBaseURL   string        `env:"MIDTRANS_BASE_URL" help:"Midtrans Core API, e.g. https://api.midtrans.com; unset = sandbox mode"`
 	MidtransServerKey string        `env:"MIDTRANS_SERVER_KEY" secret:"true" help:"Midtrans server key (Basic auth user)"`
@@ -240,6 +244,18 @@ func (c *Config) validate() problems {
 	}
 	if c.PaymentOptionsCacheMaxUsers < 1 {
 		bad("PAYMENT_OPTIONS_CACHE_MAX_USERS", "must be at least 1")
+	}
+	if c.BreakerMinRequests < 1 {
+		bad("UPSTREAM_BREAKER_MIN_REQUESTS", "must be at least 1")
+	}
+	if c.BreakerFailureRatio <= 0 || c.BreakerFailureRatio > 1 {
+		bad("UPSTREAM_BREAKER_FAILURE_RATIO", "must be above 0 and at most 1")
+	}
+	if c.BreakerWindow < time.Second {
+		bad("UPSTREAM_BREAKER_WINDOW", "must be at least 1s")
+	}
+	if c.BreakerOpenFor <= 0 {
+		bad("UPSTREAM_BREAKER_OPEN_FOR", "must be positive")
 	}
 	if c.RequestTimeout > c.HTTPWriteTimeout-requestMargin {
 		bad("REQUEST_TIMEOUT", "must be at most HTTP_WRITE_TIMEOUT (%s) minus %s: past the deadline the service still records what an upstream did and writes the answer, and a cut connection tells the client nothing", c.HTTPWriteTimeout, requestMargin)

@@ -14,6 +14,7 @@ const (
 	OutcomeServerError  = "server_error"
 	OutcomeNetworkError = "network_error"
 	OutcomeTimeout      = "timeout"
+	OutcomeCircuitOpen  = "circuit_open" // not sent: the operation's circuit is open
 )
 
 // Idempotency events, the values of the event label.
@@ -36,6 +37,7 @@ type Metrics struct {
 	TokenRequests    *prometheus.CounterVec
 	RateLimit        *prometheus.CounterVec
 	LinkCache        *prometheus.CounterVec
+	UpstreamCircuit  *prometheus.GaugeVec
 }
 
 func New() *Metrics {
@@ -76,12 +78,16 @@ func New() *Metrics {
 			Name: "bff_rate_limit_events_total",
 			Help: "Rate limits and lockouts by policy and outcome: limited (429), locked_out (429), failure (spent from a failure budget), store_unavailable (Redis down: allowed).",
 		}, []string{"policy", "outcome"}),
+		UpstreamCircuit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bff_upstream_circuit_state",
+			Help: "Circuit breaker state per upstream operation: 0 closed, 1 half-open (probing), 2 open (failing fast).",
+		}, []string{"upstream", "operation"}),
 		LinkCache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_link_cache_events_total",
 			Help: "In-memory link and payment-options cache: hit, miss, invalidated (a write here or on another instance), publish_failed (other instances keep theirs up to PAYMENT_OPTIONS_CACHE_TTL).",
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit, m.LinkCache,
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit, m.LinkCache, m.UpstreamCircuit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

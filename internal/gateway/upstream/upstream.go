@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
@@ -35,7 +36,8 @@ type Client struct {
 	metrics     *metrics.Metrics
 	log         *zap.Logger
 	// backoff returns a fresh policy per call; tests shorten it.
-	backoff func() backoff.BackOff
+	backoff  func() backoff.BackOff
+	breakers *breakers
 }
 
 // Options configures a Client.
@@ -48,6 +50,8 @@ type Options struct {
 	Transport   http.RoundTripper // nil: a dedicated transport with TLS verification on
 	// InitialBackoff is the first retry delay (default 100ms); later ones double, with ±50% jitter.
 	InitialBackoff time.Duration
+	// Breaker opens an operation's circuit after repeated failures (zero: DefaultBreaker).
+	Breaker BreakerSettings
 }
 
 func New(o Options) *Client {
@@ -58,6 +62,9 @@ func New(o Options) *Client {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 32
 		o.Transport = t
+	}
+	if o.Breaker == (BreakerSettings{}) {
+		o.Breaker = DefaultBreaker
 	}
 	initial := o.InitialBackoff
 	if initial <= 0 {
@@ -70,6 +77,8 @@ func New(o Options) *Client {
 		maxAttempts: o.MaxAttempts,
 		metrics:     o.Metrics,
 		log:         o.Log,
+		breakers: &breakers{upstream: o.Name, settings: o.Breaker, metrics: o.Metrics, log: o.Log,
+			ops: map[string]*gobreaker.CircuitBreaker[*Response]{}},
 		backoff: func() backoff.BackOff {
 			b := backoff.NewExponentialBackOff()
 			b.InitialInterval = initial
@@ -111,7 +120,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	attempt := 0
 	op := func() (*Response, error) {
 		attempt++
-		resp, outcome, err := c.attempt(ctx, req)
+		resp, outcome, err := c.guard(ctx, req)
 		var pe *prepareError
 		if errors.As(err, &pe) {
 			return nil, backoff.Permanent(err)
