@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gopay-miniapp/bff/internal/sandbox"
+	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
 // An upstream operation that keeps failing opens its circuit: callers get 503 with Retry-After
@@ -96,5 +97,53 @@ func TestOpenInquiryCircuitServesStaleOptions(t *testing.T) {
 	}
 	if n := in.app.Sandbox.Calls(sandbox.OpSNAPInquiry) - calls; n != 0 {
 		t.Fatalf("%d inquiries reached GoPay with the circuit open", n)
+	}
+}
+
+// With Redis down, a request that needs it fails at once, and the reads the README promises
+// keep working: bank accounts, payment options (a due refresh coalesces within the instance)
+// and card bindings (the B2B token is kept in process).
+func TestRedisDownFailsFastAndReadsKeepWorking(t *testing.T) {
+	t.Parallel()
+	redisURL, stopRedis := testenv.PrivateRedis(t)
+	in := start(t, newEnv(t).with("REDIS_URL", redisURL).with("PAYMENT_OPTIONS_MAX_AGE", "0"))
+	sb := in.app.SandboxURL()
+	auth := in.login(sb, "redis-down")
+	uid := userID(t, auth)
+	if r := in.linkSNAP(auth, "81288887777"); r.status != 201 {
+		t.Fatalf("link: %d %s", r.status, r.body)
+	}
+	link := `{"account_token":"` + accountToken(t, sb, "7770001111") + `"}`
+	if r := in.do("POST", "/v1/bank-accounts", link, "Authorization", auth); r.status != 201 {
+		t.Fatalf("bank account: %d %s", r.status, r.body)
+	}
+	ia := in.internalAuth()
+
+	stopRedis()
+
+	began := time.Now()
+	r := in.do("POST", "/v1/bank-accounts", `{"account_token":"`+accountToken(t, sb, "7770002222")+`"}`,
+		"Authorization", auth, "Request-Id", "redis-down-key-1")
+	took := time.Since(began)
+	problem(t, r, 503, "idempotency_store_unavailable", "")
+	if took > 100*time.Millisecond {
+		t.Fatalf("a keyed POST took %v to learn Redis is down, want well under 100 ms", took)
+	}
+	if r := in.do("GET", "/v1/bank-accounts", "", "Authorization", auth); r.status != 200 {
+		t.Fatalf("bank accounts without Redis: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{"/v1/gopay-link/payment-options"} {
+		if r := in.do("GET", path, "", "Authorization", auth); r.status != 200 || r.json(t)["stale"] != false {
+			t.Fatalf("%s without Redis: %d %s", path, r.status, r.body)
+		}
+	}
+	if r := in.do("GET", "/internal/v1/users/"+uid+"/payment-options", "", ia...); r.status != 200 || r.json(t)["stale"] != false {
+		t.Fatalf("internal payment options without Redis: %d %s", r.status, r.body)
+	}
+	if n := testutil.ToFloat64(in.app.Metrics.Coalesced.WithLabelValues("payment_options", "ran_without_redis")); n < 2 {
+		t.Fatalf("ran_without_redis %v, want the two refreshes counted", n)
+	}
+	if r := in.do("POST", "/v1/card-bindings", `{"mobile_number":"081234567890"}`, "Authorization", auth); r.status != 201 {
+		t.Fatalf("card binding without Redis: %d %s", r.status, r.body)
 	}
 }

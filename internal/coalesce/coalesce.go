@@ -66,7 +66,13 @@ func (g *Group) acrossInstances(ctx context.Context, name, key string, fn func(c
 		owner := randomID()
 		ok, err := g.rdb.SetNX(ctx, lock, owner, g.lockTTL).Result()
 		if err != nil {
-			return domain.E(domain.KindUnavailable, domain.CodeStoreUnavailable, "coordination store unavailable; retry later", err)
+			// Redis is down: coalesce within this instance only (singleflight already joined
+			// its callers). Sharing across instances saves upstream calls; it is not worth
+			// failing reads for.
+			g.events.WithLabelValues(name, "ran_without_redis").Inc()
+			runCtx, cancel := detached(ctx)
+			defer cancel()
+			return fn(runCtx)
 		}
 		if ok {
 			g.events.WithLabelValues(name, "ran").Inc()
@@ -81,7 +87,7 @@ func (g *Group) acrossInstances(ctx context.Context, name, key string, fn func(c
 			continue // released between our SET NX and GET: try to run it ourselves
 		}
 		if err != nil {
-			return domain.E(domain.KindUnavailable, domain.CodeStoreUnavailable, "coordination store unavailable; retry later", err)
+			continue // Redis failed: the next SET NX tells whether to run here alone
 		}
 		if err := g.waitFor(ctx, lock, holder); err != nil {
 			return err
@@ -128,7 +134,7 @@ func (g *Group) waitFor(ctx context.Context, lock, holder string) error {
 			return nil
 		}
 		if err != nil {
-			return domain.E(domain.KindUnavailable, domain.CodeStoreUnavailable, "coordination store unavailable; retry later", err)
+			return nil // Redis failed while we waited: stop waiting; the caller tries again
 		}
 	}
 }

@@ -34,10 +34,12 @@ type Config struct {
 	HTTPMaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"65536" help:"largest accepted request body; larger ones get 413"`
 	ShutdownTimeout       time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long shutdown waits for in-flight requests"`
 
-	DatabaseURL      string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/gopay_bff?sslmode=disable" secret:"url" help:"PostgreSQL connection URL"`
-	DatabaseMaxConns int32  `env:"DATABASE_MAX_CONNS" envDefault:"10" help:"pool size"`
-	RedisURL         string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" secret:"url" help:"Redis connection URL"`
-	RedisKeyPrefix   string `env:"REDIS_KEY_PREFIX" envDefault:"bff:" help:"prefix of every Redis key this service writes"`
+	DatabaseURL      string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/gopay_bff?sslmode=disable" secret:"url" help:"PostgreSQL connection URL"`
+	DatabaseMaxConns int32         `env:"DATABASE_MAX_CONNS" envDefault:"10" help:"pool size"`
+	RedisURL         string        `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" secret:"url" help:"Redis connection URL"`
+	RedisKeyPrefix   string        `env:"REDIS_KEY_PREFIX" envDefault:"bff:" help:"prefix of every Redis key this service writes"`
+	RedisDialTimeout time.Duration `env:"REDIS_DIAL_TIMEOUT" envDefault:"50ms" help:"time to connect to Redis; with no dial or command retries, a Redis that is down is noticed within it"`
+	RedisTimeout     time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" help:"time for one Redis command's write and read (and to wait for a pooled connection)"`
 
 	SandboxAddr string `env:"SANDBOX_ADDR" envDefault:"127.0.0.1:8081" help:"address of the embedded upstream sandbox (sandbox mode only)"`
 
@@ -227,6 +229,7 @@ func (c *Config) validate() problems {
 	for name, d := range map[string]time.Duration{
 		"HTTP_READ_HEADER_TIMEOUT": c.HTTPReadHeaderTimeout, "HTTP_READ_TIMEOUT": c.HTTPReadTimeout,
 		"HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "REQUEST_TIMEOUT": c.RequestTimeout,
+		"REDIS_DIAL_TIMEOUT": c.RedisDialTimeout, "REDIS_TIMEOUT": c.RedisTimeout,
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "GOPAY_TIMEOUT": c.GoPayTimeout, "SESSION_TTL": c.SessionTTL,
 		"SNAP_TIMEOUT": c.SNAPTimeout, "MIDTRANS_TIMEOUT": c.MidtransTimeout, "INTERNAL_TOKEN_TTL": c.InternalTokenTTL,
 		"STALE_TOKENS_MAX_AGE": c.StaleTokensMaxAge, "CARD_BINDING_TTL": c.CardBindingTTL,

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -93,7 +94,12 @@ type Limiter struct {
 	gcra   *redis_rate.Limiter
 	events *prometheus.CounterVec // policy, outcome
 	log    *zap.Logger
+	// lastWarned is when "store unavailable" was last logged (unix ns): during an outage every
+	// request hits it, so the log says it once per warnEvery and the metric counts each.
+	lastWarned atomic.Int64
 }
+
+const warnEvery = 10 * time.Second
 
 // New returns a limiter whose keys all live under prefix.
 func New(rdb redis.UniversalClient, prefix string, events *prometheus.CounterVec, log *zap.Logger) *Limiter {
@@ -167,9 +173,15 @@ func (l *Limiter) Failed(ctx context.Context, p Policy, subject string) {
 
 func (l *Limiter) unavailable(ctx context.Context, p Policy, err error) {
 	l.events.WithLabelValues(p.Name, OutcomeStoreUnavailable).Inc()
-	if !errors.Is(err, context.Canceled) {
-		logging.From(ctx, l.log).Warn("rate limit not enforced: store unavailable", zap.String("policy", p.Name), zap.Error(err))
+	if errors.Is(err, context.Canceled) {
+		return
 	}
+	now, last := time.Now().UnixNano(), l.lastWarned.Load()
+	if now-last < int64(warnEvery) || !l.lastWarned.CompareAndSwap(last, now) {
+		return
+	}
+	logging.From(ctx, l.log).Warn("rate limits not enforced: store unavailable (logged at most every 10s; "+
+		"bff_rate_limit_events_total{outcome=\"store_unavailable\"} counts each)", zap.String("policy", p.Name), zap.Error(err))
 }
 
 // prefixed hands redis_rate a client whose keys live under our prefix: redis_rate names its

@@ -9,8 +9,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
+	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -142,4 +145,36 @@ func Eventually(tb testing.TB, cond func() bool, what string) {
 		}
 	}
 	tb.Fatalf("timed out waiting for %s", what)
+}
+
+// PrivateRedis starts a redis-server of the test's own on a free loopback port, for tests that
+// stop it; it returns its URL and a stop function (also run at cleanup). Only this process is
+// ever stopped, by its PID: the shared Redis is never touched.
+func PrivateRedis(tb testing.TB) (string, func()) {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_ = l.Close()
+	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", tb.TempDir())
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("testenv: start redis-server: %v", err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	tb.Cleanup(stop)
+	u := "redis://127.0.0.1:" + port + "/0"
+	opts, _ := redis.ParseURL(u)
+	c := redis.NewClient(opts)
+	defer func() { _ = c.Close() }()
+	Eventually(tb, func() bool { return c.Ping(context.Background()).Err() == nil }, "the private redis-server")
+	return u, stop
 }

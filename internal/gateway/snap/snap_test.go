@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
@@ -299,5 +300,25 @@ func TestExpiredB2BTokenIsRenewedOnce(t *testing.T) {
 	}
 	if n := f.sb.Calls(sandbox.OpSNAPAccessToken); n != 2 {
 		t.Fatalf("%d token requests, want 2", n)
+	}
+}
+
+// With Redis unreachable, the B2B token is fetched for this instance alone and kept in its
+// memory: SNAP calls (card bindings, refreshes) do not fail for Redis's sake.
+func TestB2BTokenWithoutRedis(t *testing.T) {
+	f := newFixture(t)
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1, DialTimeout: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = dead.Close() })
+	c, _ := f.client(t, func(o *Options) { o.Redis = dead })
+	for range 3 {
+		if tok, err := c.AccessToken(context.Background()); err != nil || tok == "" {
+			t.Fatalf("B2B token without Redis: %q %v", tok, err)
+		}
+	}
+	if n := f.sb.Calls(sandbox.OpSNAPAccessToken); n != 1 {
+		t.Fatalf("%d token requests, want 1 (kept in memory)", n)
+	}
+	if _, err := c.Inquire(context.Background(), f.bind(t, c, "81200004444"), "dev1"); err != nil {
+		t.Fatalf("a SNAP call without Redis: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package snap
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 	"time"
 
@@ -78,7 +77,9 @@ func (c *tokenCache) shared(ctx context.Context) (string, error) {
 		owner := randomID()
 		got, err := c.rdb.SetNX(ctx, c.lock, owner, 15*time.Second).Result()
 		if err != nil {
-			return "", err
+			// Redis is down: renew for this instance alone. One token per instance for the
+			// outage beats failing every SNAP call (card bindings, refreshes) for Redis's sake.
+			return c.renew(ctx)
 		}
 		if got {
 			defer func() { _ = deleteIfEqual.Run(context.WithoutCancel(ctx), c.rdb, []string{c.lock}, owner).Err() }()
@@ -123,10 +124,10 @@ func (c *tokenCache) renew(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := c.rdb.Set(ctx, c.key, raw, ttl).Err(); err != nil {
-		return "", err
-	}
 	c.setLocal(t)
+	// Shared for the other instances when Redis takes it; when it does not, this instance keeps
+	// its copy and the others renew their own.
+	_ = c.rdb.Set(ctx, c.key, raw, ttl).Err()
 	return token, nil
 }
 
@@ -144,11 +145,10 @@ func (c *tokenCache) Invalidate(ctx context.Context, token string) error {
 	}
 	c.mu.Unlock()
 	raw, err := c.rdb.Get(ctx, c.key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
 	if err != nil {
-		return err
+		// Nothing shared, or Redis is down: the local copy is gone, which is what this call
+		// needs; an instance still holding the refused token drops it on its own 401.
+		return nil
 	}
 	if t, ok := c.decode(raw); ok && t.Token == token {
 		return deleteIfEqual.Run(ctx, c.rdb, []string{c.key}, string(raw)).Err()
