@@ -152,13 +152,13 @@ func Eventually(tb testing.TB, cond func() bool, what string) {
 // ever stopped, by its PID: the shared Redis is never touched.
 func PrivateRedis(tb testing.TB) (string, func()) {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	_ = l.Close()
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+	cmd := exec.Command("redis-server", //nolint:gosec // a fixed program; the port is ours "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", tb.TempDir())
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("testenv: start redis-server: %v", err)
