@@ -172,9 +172,12 @@ func PrivateRedis(tb testing.TB) (string, func()) {
 	}
 	tb.Cleanup(stop)
 	u := "redis://127.0.0.1:" + port + "/0"
-	opts, _ := redis.ParseURL(u)
-	c := redis.NewClient(opts)
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port, MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond})
 	defer func() { _ = c.Close() }()
-	Eventually(tb, func() bool { return c.Ping(context.Background()).Err() == nil }, "the private redis-server")
+	for deadline := time.Now().Add(10 * time.Second); c.Ping(context.Background()).Err() != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("testenv: the private redis-server on port %s did not answer within 10 s", port)
+		}
+	}
 	return u, stop
 }
