@@ -158,8 +158,8 @@ func PrivateRedis(tb testing.TB) (string, func()) {
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	_ = l.Close()
-	cmd := exec.CommandContext(context.Background(), "redis-server", //nolint:gosec // a fixed program; the port is ours "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", tb.TempDir())
+	cmd := exec.CommandContext(context.Background(), "redis-server", "--port", port, "--bind", "127.0.0.1", //nolint:gosec // a fixed program; the port is ours
+		"--save", "", "--appendonly", "no", "--dir", tb.TempDir())
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("testenv: start redis-server: %v", err)
 	}
