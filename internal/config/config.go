@@ -88,7 +88,7 @@ type Config struct {
 	SessionTTL     time.Duration `env:"SESSION_TTL" envDefault:"15m" help:"session token lifetime"`
 
 	IdempotencyTTL     time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h" help:"how long a completed request is replayed for its idempotency key"`
-	IdempotencyLockTTL time.Duration `env:"IDEMPOTENCY_LOCK_TTL" envDefault:"60s" help:"how long an in-progress key is held if its instance dies; above HTTP_WRITE_TIMEOUT"`
+	IdempotencyLockTTL time.Duration `env:"IDEMPOTENCY_LOCK_TTL" envDefault:"10s" help:"lease of an in-progress key: renewed every third of it while its request runs, so it is how long the key stays blocked after its instance dies"`
 
 	TrustedProxies                  string          `env:"TRUSTED_PROXIES" help:"CIDRs of the proxies in front of the service, comma-separated; only they may name the client in X-Forwarded-For. Empty: the TCP peer is the client"`
 	RateLimitSessionsPerIP          ratelimit.Limit `env:"RATE_LIMIT_SESSIONS_PER_IP" envDefault:"120/1m" help:"POST /v1/sessions per client address (N/duration, or off)"`
@@ -263,8 +263,8 @@ func (c *Config) validate() problems {
 	if c.RequestTimeout > c.HTTPWriteTimeout-requestMargin {
 		bad("REQUEST_TIMEOUT", "must be at most HTTP_WRITE_TIMEOUT (%s) minus %s: past the deadline the service still records what an upstream did and writes the answer, and a cut connection tells the client nothing", c.HTTPWriteTimeout, requestMargin)
 	}
-	if c.IdempotencyLockTTL <= c.HTTPWriteTimeout {
-		bad("IDEMPOTENCY_LOCK_TTL", "must exceed HTTP_WRITE_TIMEOUT (%s), or a slow request could run twice", c.HTTPWriteTimeout)
+	if c.IdempotencyLockTTL < 3*time.Second {
+		bad("IDEMPOTENCY_LOCK_TTL", "must be at least 3s: it is renewed every third of it, and a shorter lease could lapse under a pause of the process")
 	}
 	if c.HTTPMaxBodyBytes < 1024 || c.HTTPMaxBodyBytes > 10<<20 {
 		bad("HTTP_MAX_BODY_BYTES", "must be between 1024 and 10485760")

@@ -74,6 +74,7 @@ func idempotent(store *idempotency.Store, m *metrics.Metrics, log *zap.Logger) e
 				return c.Blob(replay.Status, replay.ContentType, replay.Body)
 			}
 
+			defer claim.Abandon() // a panic below: stop renewing, and the key frees itself within its lease
 			c.SetRequest(req.WithContext(ctx))
 			rec := &recorder{ResponseWriter: c.Response().Writer}
 			c.Response().Writer = rec

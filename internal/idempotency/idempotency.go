@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,18 +49,22 @@ type Response struct {
 
 // Store keeps records in Redis under prefix.
 type Store struct {
-	rdb     redis.UniversalClient
-	sealer  seal.Sealer // stored answers carry session and access tokens and bank details
-	prefix  string
-	ttl     time.Duration // how long a completed answer is replayed
-	lockTTL time.Duration // how long a claim outlives an instance that died holding it
+	rdb    redis.UniversalClient
+	sealer seal.Sealer // stored answers carry session and access tokens and bank details
+	prefix string
+	ttl    time.Duration // how long a completed answer is replayed
+	lease  time.Duration // a claim's life unless renewed: how long a dead instance's claim blocks its key
 }
 
-func NewStore(rdb redis.UniversalClient, sealer seal.Sealer, prefix string, ttl, lockTTL time.Duration) *Store {
-	if rdb == nil || sealer == nil || ttl <= 0 || lockTTL <= 0 {
+// NewStore keeps completed answers for ttl. A claim is a lease: it lives for lease, and the
+// instance running the request renews it every third of that until the request completes, so
+// a slow request keeps its key however long it takes, and the claim of an instance that died
+// expires within one lease.
+func NewStore(rdb redis.UniversalClient, sealer seal.Sealer, prefix string, ttl, lease time.Duration) *Store {
+	if rdb == nil || sealer == nil || ttl <= 0 || lease <= 0 {
 		panic("idempotency.NewStore: missing dependency")
 	}
-	return &Store{rdb: rdb, sealer: sealer, prefix: prefix + "idem:", ttl: ttl, lockTTL: lockTTL}
+	return &Store{rdb: rdb, sealer: sealer, prefix: prefix + "idem:", ttl: ttl, lease: lease}
 }
 
 // bodyAAD binds a sealed answer to its key: moved under another key, it does not open.
@@ -70,6 +75,8 @@ type Claim struct {
 	store *Store
 	key   string
 	value string // the exact in-progress record, compared before it is replaced
+
+	stopRenewing func() // ends the lease renewal; idempotent
 }
 
 // Begin claims key (within scope, e.g. user and route) for a request with this fingerprint.
@@ -82,9 +89,11 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 	value := record{Fingerprint: fingerprint, Owner: string(owner)}.encode()
 	// One round trip whatever the key holds: SET NX GET (Redis 7) claims the key, or leaves it
 	// and answers what is there, atomically.
-	raw, err := s.rdb.SetArgs(ctx, rkey, value, redis.SetArgs{Mode: "NX", Get: true, TTL: s.lockTTL}).Result()
+	raw, err := s.rdb.SetArgs(ctx, rkey, value, redis.SetArgs{Mode: "NX", Get: true, TTL: s.lease}).Result()
 	if errors.Is(err, redis.Nil) {
-		return &Claim{store: s, key: rkey, value: string(value)}, nil, nil
+		c := &Claim{store: s, key: rkey, value: string(value)}
+		c.renew(context.WithoutCancel(ctx))
+		return c, nil, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -115,8 +124,44 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 return 1`)
 
+// renewIfOwned extends the claim's lease while it is still ours.
+var renewIfOwned = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`)
+
+// renew keeps the claim alive every third of its lease until stopRenewing, or until the claim
+// is found lost. A renewal that fails (Redis blinking) is tried again at the next tick: the
+// lease has two more thirds to go.
+func (c *Claim) renew(ctx context.Context) {
+	lease := c.store.lease
+	done, finished := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.stopRenewing = func() { once.Do(func() { close(done); <-finished }) }
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			owned, err := renewIfOwned.Run(ctx, c.store.rdb, []string{c.key}, c.value, lease.Milliseconds()).Int()
+			if err == nil && owned == 0 {
+				return // expired or taken over: nothing left to keep
+			}
+		}
+	}()
+}
+
+// Abandon stops keeping the claim alive without answering it: the key frees itself within one
+// lease. For a request that ends without Complete or Release (a panic).
+func (c *Claim) Abandon() { c.stopRenewing() }
+
 // Complete stores the answer for replay.
 func (c *Claim) Complete(ctx context.Context, resp Response) error {
+	c.stopRenewing()
 	rec, err := decodeRecord([]byte(c.value))
 	if err != nil {
 		return err
@@ -132,7 +177,10 @@ func (c *Claim) Complete(ctx context.Context, resp Response) error {
 
 // Release gives the key up without an answer, so a retry runs the request again. Used when
 // the request failed in a way worth retrying (5xx).
-func (c *Claim) Release(ctx context.Context) error { return c.swap(ctx, "", 0) }
+func (c *Claim) Release(ctx context.Context) error {
+	c.stopRenewing()
+	return c.swap(ctx, "", 0)
+}
 
 func (c *Claim) swap(ctx context.Context, value string, ttl time.Duration) error {
 	ok, err := replaceIfOwned.Run(ctx, c.store.rdb, []string{c.key}, c.value, value, ttl.Milliseconds()).Int()

@@ -64,6 +64,7 @@ func TestExpiredClaimCannotOverwrite(t *testing.T) {
 	t.Parallel()
 	s, ctx := newStore(t, 50*time.Millisecond), context.Background()
 	stale, _, _ := s.Begin(ctx, "s", "key-00003", "fp")
+	stale.Abandon() // its instance stalls or dies: nobody renews the lease
 	time.Sleep(120 * time.Millisecond)
 	fresh, _, err := s.Begin(ctx, "s", "key-00003", "fp")
 	if err != nil || fresh == nil {
@@ -77,6 +78,39 @@ func TestExpiredClaimCannotOverwrite(t *testing.T) {
 	}
 	if _, r, _ := s.Begin(ctx, "s", "key-00003", "fp"); r == nil || string(r.Body) != "fresh" {
 		t.Fatalf("replay %+v", r)
+	}
+}
+
+// A claim is a lease renewed while its request runs: a request slower than the lease keeps
+// its key, and a duplicate meanwhile is told it is in progress.
+func TestLeaseKeepsASlowRequestsKey(t *testing.T) {
+	t.Parallel()
+	s, ctx := newStore(t, 300*time.Millisecond), context.Background()
+	c, _, err := s.Begin(ctx, "s", "key-00005", "fp")
+	if err != nil || c == nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // over three leases
+	if _, _, err := s.Begin(ctx, "s", "key-00005", "fp"); !errors.Is(err, ErrInProgress) {
+		t.Fatalf("a running request's key after three leases: %v, want in progress", err)
+	}
+	if err := c.Complete(ctx, Response{Status: 201, Body: []byte("done")}); err != nil {
+		t.Fatalf("complete after renewals: %v", err)
+	}
+	if _, r, _ := s.Begin(ctx, "s", "key-00005", "fp"); r == nil || string(r.Body) != "done" {
+		t.Fatalf("replay %+v", r)
+	}
+}
+
+// The claim of an instance that died (renewals stop) frees its key within one lease.
+func TestDeadOwnersClaimExpiresWithinALease(t *testing.T) {
+	t.Parallel()
+	s, ctx := newStore(t, 300*time.Millisecond), context.Background()
+	c, _, _ := s.Begin(ctx, "s", "key-00006", "fp")
+	c.Abandon()
+	time.Sleep(400 * time.Millisecond)
+	if again, _, err := s.Begin(ctx, "s", "key-00006", "fp"); err != nil || again == nil {
+		t.Fatalf("key still blocked a lease after its owner died: %v", err)
 	}
 }
 
