@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -54,6 +55,7 @@ type App struct {
 
 	bgCtx          context.Context //nolint:containedctx // the lifetime of background work, ended by close
 	stopBackground context.CancelFunc
+	draining       atomic.Bool // set on shutdown: readiness fails while the listener still serves
 	backgroundDone sync.WaitGroup
 }
 
@@ -76,8 +78,10 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	if a.pool, err = openPostgres(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	if err = repo.Migrate(a.pool, "up"); err != nil {
-		return nil, err
+	if cfg.MigrateOnStart || cfg.Sandbox() {
+		if err = repo.Migrate(a.pool, "up"); err != nil {
+			return nil, err
+		}
 	}
 	if a.rdb, err = openRedis(ctx, cfg); err != nil {
 		return nil, err
@@ -186,6 +190,12 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		InternalSigner: internalSigner,
 		Idempotency:    idempotency.NewStore(a.rdb, ring, cfg.RedisKeyPrefix, cfg.IdempotencyTTL, cfg.IdempotencyLockTTL),
 		Readiness: []handler.ReadinessCheck{
+			{Name: "accepting", Check: func(context.Context) error {
+				if a.draining.Load() {
+					return errors.New("shutting down: draining")
+				}
+				return nil
+			}},
 			{Name: "postgres", Check: a.pool.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
 			{Name: "migrations", Check: func(ctx context.Context) error { return repo.CheckMigrations(ctx, a.pool) }},
@@ -296,8 +306,9 @@ func (a *App) SandboxURL() string {
 	return "http://" + a.sandboxLn.Addr().String()
 }
 
-// Serve answers requests until ctx is done, then drains in-flight requests for up to
-// SHUTDOWN_TIMEOUT and releases every resource.
+// Serve answers requests until ctx is done. Then /readyz fails for SHUTDOWN_DELAY while the
+// listener keeps serving, then in-flight requests drain for up to SHUTDOWN_TIMEOUT, and every
+// resource is released.
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(a.ln) }()
@@ -308,6 +319,17 @@ func (a *App) Serve(ctx context.Context) error {
 	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
+	if serveErr == nil && a.cfg.ShutdownDelay > 0 {
+		// Readiness fails first while the listener keeps serving, so load balancers take this
+		// instance out before it stops accepting: no client is refused mid-rollout.
+		a.draining.Store(true)
+		a.log.Info("shutting down: not ready, still serving", zap.Duration("for", a.cfg.ShutdownDelay))
+		select {
+		case serveErr = <-errc:
+		case <-time.After(a.cfg.ShutdownDelay):
+		}
+	}
+	a.draining.Store(true)
 	a.log.Info("shutting down; draining in-flight requests", zap.Duration("timeout", a.cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()

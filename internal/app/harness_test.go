@@ -32,6 +32,9 @@ type instance struct {
 	base    string
 	client  *http.Client
 	logs    *observer.ObservedLogs
+
+	stop     context.CancelFunc // as SIGTERM does
+	finished chan struct{}      // closed when Serve has returned
 }
 
 // env is a test's shared settings: one database, one Redis prefix, one set of keys, so
@@ -64,6 +67,7 @@ func newEnv(t *testing.T) env {
 		"INTERNAL_CLIENTS":      "payments:" + config.HashSecret(internalSecret),
 		"CARD_CLIENT_ID":        "CARDCLIENT0123456789012345678901",
 		"CARD_MERCHANT_ID":      "G99999",
+		"SHUTDOWN_DELAY":        "0s", // TestShutdownTurnsNotReadyBeforeItStopsServing sets its own
 	}
 }
 
@@ -122,15 +126,18 @@ func start(t *testing.T, e env) *instance {
 		cancel()
 		t.Fatalf("app.New: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
+	var serveErr error
+	finished := make(chan struct{})
+	go func() { serveErr = a.Serve(ctx); close(finished) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+		<-finished
+		if serveErr != nil {
+			t.Errorf("Serve: %v", serveErr)
 		}
 	})
-	in := &instance{t: t, app: a, base: "http://" + a.Addr(), client: testenv.ContractClient(t), logs: logs}
+	in := &instance{t: t, app: a, base: "http://" + a.Addr(), client: testenv.ContractClient(t), logs: logs,
+		stop: cancel, finished: finished}
 	waitReady(t, in)
 	return in
 }

@@ -1,11 +1,18 @@
 package app_test
 
 import (
+	"context"
+	"net/http"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/gopay-miniapp/bff/internal/app"
+	"github.com/gopay-miniapp/bff/internal/config"
+	"github.com/gopay-miniapp/bff/internal/repo"
 	"github.com/gopay-miniapp/bff/internal/sandbox"
 	"github.com/gopay-miniapp/bff/internal/testenv"
 )
@@ -145,5 +152,66 @@ func TestRedisDownFailsFastAndReadsKeepWorking(t *testing.T) {
 	}
 	if r := in.do("POST", "/v1/card-bindings", `{"mobile_number":"081234567890"}`, "Authorization", auth); r.status != 201 {
 		t.Fatalf("card binding without Redis: %d %s", r.status, r.body)
+	}
+}
+
+// On SIGTERM the instance first answers /readyz 503 while it still serves everything else for
+// SHUTDOWN_DELAY, so a load balancer stops sending before the listener closes; then it drains.
+func TestShutdownTurnsNotReadyBeforeItStopsServing(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t).with("SHUTDOWN_DELAY", "1s"))
+	auth := in.login(in.app.SandboxURL(), "draining")
+	began := time.Now()
+	in.stop()
+	testenv.Eventually(t, func() bool { return in.plain("GET", "/readyz", "").status == 503 }, "/readyz to fail")
+	r := in.plain("GET", "/readyz", "")
+	if checks := r.json(t)["checks"].(map[string]any); checks["accepting"] != "unavailable" || checks["postgres"] != "ok" {
+		t.Fatalf("readiness while draining: %s", r.body)
+	}
+	if r := in.do("GET", "/v1/bank-accounts", "", "Authorization", auth); r.status != 200 {
+		t.Fatalf("a request during the delay: %d %s", r.status, r.body)
+	}
+	<-in.finished
+	if took := time.Since(began); took < time.Second {
+		t.Fatalf("stopped %v after SIGTERM, before SHUTDOWN_DELAY (1s)", took)
+	}
+}
+
+// MIGRATE_ON_START=false (upstream mode) leaves migrations to `server migrate up`: the instance
+// starts, is not ready until the database is migrated, and is ready once it is.
+func TestMigrateOnStartOff(t *testing.T) {
+	t.Parallel()
+	upstreams := start(t, newEnv(t))
+	e := newEnv(t).upstreamsAt(upstreams.app.SandboxURL()).with("MIGRATE_ON_START", "false")
+	cfg, err := config.Load(func(k string) string { return e[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, zap.NewNop())
+	if err != nil {
+		cancel()
+		t.Fatalf("start without migrations: %v", err)
+	}
+	finished := make(chan error, 1)
+	go func() { finished <- a.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-finished })
+	readyz := func() response {
+		return (&instance{t: t, base: "http://" + a.Addr(), client: http.DefaultClient}).plain("GET", "/readyz", "")
+	}
+	testenv.Eventually(t, func() bool { return readyz().status != 0 }, "the listener")
+	if r := readyz(); r.status != 503 || r.json(t)["checks"].(map[string]any)["migrations"] != "unavailable" {
+		t.Fatalf("unmigrated database: %d %s", r.status, r.body)
+	}
+	pool, err := repo.Open(ctx, e["DATABASE_URL"], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := repo.Migrate(pool, "up"); err != nil { // what `server migrate up` runs
+		t.Fatal(err)
+	}
+	if r := readyz(); r.status != 200 {
+		t.Fatalf("after migrate up: %d %s", r.status, r.body)
 	}
 }

@@ -29,6 +29,8 @@ type Config struct {
 	HTTPReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s" help:"time to read request headers"`
 	HTTPReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"10s" help:"time to read a whole request"`
 	HTTPWriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s" help:"time to handle a request and write the answer; above the upstream retry budget"`
+	ShutdownDelay         time.Duration `env:"SHUTDOWN_DELAY" envDefault:"5s" help:"on SIGTERM, how long /readyz answers 503 while the listener keeps serving, so load balancers stop sending before the drain (SHUTDOWN_TIMEOUT) begins"`
+	MigrateOnStart        bool          `env:"MIGRATE_ON_START" envDefault:"true" help:"apply migrations at start-up; false in upstream mode leaves them to 'server migrate up', run before a rollout (sandbox mode always migrates)"`
 	RequestTimeout        time.Duration `env:"REQUEST_TIMEOUT" envDefault:"20s" help:"deadline of each request: its upstream calls and their retries, the database and Redis share it, and the client gets 504 upstream_timeout by then; at most HTTP_WRITE_TIMEOUT minus 5s"`
 	HTTPIdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" help:"keep-alive idle time"`
 	HTTPMaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"65536" help:"largest accepted request body; larger ones get 413"`
@@ -247,6 +249,9 @@ func (c *Config) validate() problems {
 	}
 	if c.PaymentOptionsCacheMaxUsers < 1 {
 		bad("PAYMENT_OPTIONS_CACHE_MAX_USERS", "must be at least 1")
+	}
+	if c.ShutdownDelay < 0 {
+		bad("SHUTDOWN_DELAY", "must not be negative")
 	}
 	if c.BreakerMinRequests < 1 {
 		bad("UPSTREAM_BREAKER_MIN_REQUESTS", "must be at least 1")

@@ -109,6 +109,9 @@ func Migrate(pool *pgxpool.Pool, direction string) (err error) {
 	}()
 	switch direction {
 	case "up":
+		if newer, err := databaseAhead(m); err != nil || newer {
+			return err // a newer release migrated it: nothing of ours to apply (CheckMigrations judges it)
+		}
 		err = m.Up()
 	case "down":
 		err = m.Steps(-1)
@@ -144,9 +147,10 @@ func LatestMigration() (uint, error) {
 	}
 }
 
-// CheckMigrations fails unless the database is at the binary's newest migration and clean.
+// CheckMigrations fails unless the database is clean and at the binary's newest migration or
+// up to migrations.NewerCompatible newer (a newer release, rolling out, migrated it first).
 func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
-	want, err := LatestMigration()
+	own, err := LatestMigration()
 	if err != nil {
 		return err
 	}
@@ -159,8 +163,25 @@ func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
 	if dirty {
 		return fmt.Errorf("migration %d is dirty: fix it by hand, then `server migrate up`", version)
 	}
-	if uint(version) != want {
-		return fmt.Errorf("database at migration %d, binary wants %d", version, want)
+	switch {
+	case uint(version) < own:
+		return fmt.Errorf("database at migration %d, this binary needs %d: run `server migrate up`", version, own)
+	case uint(version) > own+migrations.NewerCompatible:
+		return fmt.Errorf("database at migration %d, newer than this binary (%d) serves (up to %d ahead)", version, own, migrations.NewerCompatible)
 	}
 	return nil
+}
+
+// databaseAhead reports whether the database is at a version newer than any this binary
+// embeds (a newer release migrated it), which golang-migrate's Up would take for an error.
+func databaseAhead(m *migrate.Migrate) (bool, error) {
+	version, _, err := m.Version()
+	if errors.Is(err, migrate.ErrNilVersion) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("repo: migrate: %w", err)
+	}
+	own, err := LatestMigration()
+	return version > own, err
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/seal"
 	"github.com/gopay-miniapp/bff/internal/testenv"
+	"github.com/gopay-miniapp/bff/migrations"
 )
 
 func newRepos(t *testing.T) (*Users, *BankAccounts) {
@@ -214,5 +216,45 @@ func TestReplaceOptionsChangesOnlyWhatChanged(t *testing.T) {
 	}
 	if v := versions(); len(v) != 0 {
 		t.Fatalf("an inactive link got options: %v", v)
+	}
+}
+
+// Expand/contract: a binary stays ready while a newer release's migrations (up to
+// NewerCompatible of them) are applied, and start-up does not trip over them; a database that
+// is behind, or too far ahead, is not ready.
+func TestMigrationCompatibilityWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := Open(ctx, testenv.Postgres(t), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := Migrate(pool, "up"); err != nil {
+		t.Fatal(err)
+	}
+	own, _ := LatestMigration()
+	at := func(v uint) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, `UPDATE schema_migrations SET version = $1`, int64(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ahead := uint(1); ahead <= migrations.NewerCompatible; ahead++ {
+		at(own + ahead)
+		if err := CheckMigrations(ctx, pool); err != nil {
+			t.Fatalf("%d migrations ahead: %v, want ready", ahead, err)
+		}
+		if err := Migrate(pool, "up"); err != nil {
+			t.Fatalf("start-up against a database %d ahead: %v", ahead, err)
+		}
+	}
+	at(own + migrations.NewerCompatible + 1)
+	if err := CheckMigrations(ctx, pool); err == nil {
+		t.Fatal("ready against a database beyond the compatible window")
+	}
+	at(own - 1)
+	if err := CheckMigrations(ctx, pool); err == nil || !strings.Contains(err.Error(), "migrate up") {
+		t.Fatalf("a database behind the binary: %v, want an error that says to migrate", err)
 	}
 }
