@@ -3,7 +3,7 @@ GO      ?= go
 LINT    := $(GO) tool -modfile=tools/lint/go.mod golangci-lint
 PKGS    := ./...
 
-.PHONY: run test test-short sdk-deps api-lint-deps generate lint build bench fuzz sandbox help
+.PHONY: run test test-short sdk-deps api-lint-deps generate lint build bench fuzz chaos sandbox help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ $(APILINT_DIR)/node_modules/.package-lock.json: $(APILINT_DIR)/package.json $(AP
 build: ## build bin/server and bin/sandbox
 	$(GO) build -trimpath -o bin/server ./cmd/server
 	$(GO) build -trimpath -o bin/sandbox ./cmd/sandbox
+
+chaos: ## fleet chaos run: 3 instances, the standalone sandbox, a private PostgreSQL and Redis (about a minute; not in make test)
+	@bin=$$(mktemp -d); $(GO) build -o $$bin/ ./cmd/server ./cmd/sandbox ./tools/chaos && CHAOS_BIN=$$bin $$bin/chaos; rc=$$?; rm -rf $$bin; exit $$rc
 
 bench: ## benchmarks (figures only; they never fail on timing)
 	$(GO) test -run=NONE -bench=. -benchmem -count=1 $(PKGS)

@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 				return nil
 			}},
 			{Name: "postgres", Check: a.pool.Ping},
-			{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
+			{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }, Degrades: true},
 			{Name: "migrations", Check: func(ctx context.Context) error { return repo.CheckMigrations(ctx, a.pool) }},
 		},
 		Metrics:        a.Metrics,

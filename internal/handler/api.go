@@ -24,6 +24,10 @@ import (
 type ReadinessCheck struct {
 	Name  string
 	Check func(context.Context) error
+	// Degrades: the instance serves without it (in a documented, degraded way), so its failure
+	// is reported but leaves the instance ready. A shared store every instance loses at once
+	// must not take the whole fleet out of the load balancer.
+	Degrades bool
 }
 
 // server implements the generated strict interface: HTTP in, domain calls, documented
@@ -62,7 +66,7 @@ func (s *server) GetReadyz(ctx context.Context, _ api.GetReadyzRequestObject) (a
 			// Anyone can call readyz: name the check, keep hosts, users and databases for the log.
 			logging.From(ctx, s.log).Warn("readiness check failed", zap.String("check", c.Name), zap.Error(err))
 			checks[c.Name] = "unavailable"
-			ready = false
+			ready = ready && c.Degrades
 		} else {
 			checks[c.Name] = "ok"
 		}

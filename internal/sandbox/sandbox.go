@@ -122,6 +122,7 @@ type Fault struct {
 	ErrorRate float64 `json:"error_rate"` // share of calls answered with Status
 	FailNext  int     `json:"fail_next"`  // the next N calls are answered with Status
 	Hang      bool    `json:"hang"`       // never answer; hold the call until the caller gives up
+	HangRate  float64 `json:"hang_rate"`  // share of calls that hang (after ErrorRate's share is drawn)
 	Status    int     `json:"status"`     // the status to answer (400 to 599), in the upstream's error shape; default 503
 	// ResponseCode makes a SNAP operation answer this responseCode (its HTTP status is the
 	// code's first three digits) instead of processing the call: for codes no request can
@@ -188,9 +189,10 @@ func (s *Sandbox) upstream(op string, body faultBody, h http.HandlerFunc) http.H
 		} else if f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate || f.ResponseCode != "" {
 			fail = true
 		}
+		hangs := f.Hang || !fail && f.HangRate > 0 && s.rng.Float64() < f.HangRate
 		s.mu.Unlock()
 
-		if f.Hang {
+		if hangs {
 			// Read the body first: net/http notices a caller that hangs up (and cancels
 			// r.Context()) only once the body is consumed; unread, the handler would hold its
 			// connection, and a graceful shutdown, for the full minute.
