@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,7 @@ type App struct {
 	cfg     *config.Config
 	log     *zap.Logger
 	pool    *pgxpool.Pool
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	server  *http.Server
 	ln      net.Listener
 	Metrics *metrics.Metrics
@@ -253,22 +254,43 @@ func openPostgres(ctx context.Context, cfg *config.Config, log *zap.Logger) (*pg
 	return pool, nil
 }
 
-func openRedis(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
-	opts, err := redis.ParseURL(cfg.RedisURL)
+// openRedis connects to one Redis (REDIS_URL), a Redis Cluster (REDIS_CLUSTER_ADDRS) or a
+// Sentinel-managed primary (REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER). REDIS_URL still
+// gives the password, database and TLS in the other two modes.
+func openRedis(ctx context.Context, cfg *config.Config) (redis.UniversalClient, error) {
+	u, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, errors.New("REDIS_URL does not parse")
 	}
-	// Fail fast, and once. go-redis would otherwise dial 5 times 100 ms apart and retry each
-	// command 3 times with backoff (1.75 s before a request learnt Redis was down), and a
-	// retried SET NX GET is not even safe: it would find its own claim and answer "in progress".
-	opts.DialTimeout, opts.DialerRetries, opts.MaxRetries = cfg.RedisDialTimeout, 1, -1
-	opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = cfg.RedisTimeout, cfg.RedisTimeout, cfg.RedisTimeout
-	rdb := redis.NewClient(opts)
+	opts := &redis.UniversalOptions{Addrs: []string{u.Addr}, Username: u.Username, Password: u.Password, DB: u.DB, TLSConfig: u.TLSConfig,
+		// Fail fast, and once. go-redis would otherwise dial 5 times 100 ms apart and retry each
+		// command 3 times with backoff (1.75 s before a request learnt Redis was down), and a
+		// retried SET NX GET is not even safe: it would find its own claim and answer "in
+		// progress". (Cluster redirects, MOVED and ASK, are not retries and still follow.)
+		DialTimeout: cfg.RedisDialTimeout, DialerRetries: 1, MaxRetries: -1,
+		ReadTimeout: cfg.RedisTimeout, WriteTimeout: cfg.RedisTimeout, PoolTimeout: cfg.RedisTimeout}
+	switch {
+	case cfg.RedisClusterAddrs != "":
+		opts.Addrs, opts.IsClusterMode, opts.DB = splitAddrs(cfg.RedisClusterAddrs), true, 0
+	case cfg.RedisSentinelAddrs != "":
+		opts.Addrs, opts.MasterName = splitAddrs(cfg.RedisSentinelAddrs), cfg.RedisSentinelMaster
+	}
+	rdb := redis.NewUniversalClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("cannot reach Redis at %s: %w\n  -> %s", opts.Addr, err, redisHelp)
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w\n  -> %s", strings.Join(opts.Addrs, ","), err, redisHelp)
 	}
 	return rdb, nil
+}
+
+func splitAddrs(s string) []string {
+	var out []string
+	for a := range strings.SplitSeq(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // startSandbox serves the embedded sandbox and returns its base URL.

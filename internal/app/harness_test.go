@@ -44,7 +44,7 @@ type env map[string]string
 func newEnv(t *testing.T) env {
 	t.Helper()
 	redisURL, _, prefix := testenv.Redis(t)
-	return env{
+	e := env{
 		"HTTP_ADDR":             "127.0.0.1:0",
 		"SANDBOX_ADDR":          "127.0.0.1:0",
 		"DATABASE_URL":          testenv.Postgres(t),
@@ -69,6 +69,10 @@ func newEnv(t *testing.T) env {
 		"CARD_MERCHANT_ID":      "G99999",
 		"SHUTDOWN_DELAY":        "0s", // TestShutdownTurnsNotReadyBeforeItStopsServing sets its own
 	}
+	if addrs := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); addrs != "" { // tools/redis-cluster.sh
+		e["REDIS_CLUSTER_ADDRS"] = addrs
+	}
+	return e
 }
 
 // internalSecret is the test internal client's secret (client id "payments").

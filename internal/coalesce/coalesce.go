@@ -61,7 +61,9 @@ func (g *Group) Do(ctx context.Context, name, key string, fn func(context.Contex
 }
 
 func (g *Group) acrossInstances(ctx context.Context, name, key string, fn func(context.Context) error) error {
-	lock, results := g.prefix+key+":lock", g.prefix+key+":result:"
+	// One hash tag for the lock and the results, so in a Redis Cluster they live on one node
+	// and finish's pipeline keeps its order (outcome written before the lock goes).
+	lock, results := g.prefix+"{"+key+"}:lock", g.prefix+"{"+key+"}:result:"
 	for {
 		owner := randomID()
 		ok, err := g.rdb.SetNX(ctx, lock, owner, g.lockTTL).Result()

@@ -79,7 +79,7 @@ func TestWaitersRecoverFromADeadRunner(t *testing.T) {
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"operation", "role"})
 	g := New(rdb, prefix, 5*time.Second, events)
 	// A dead instance's lock, with 300 ms left.
-	if err := rdb.Set(context.Background(), prefix+"coalesce:k:lock", "dead", 300*time.Millisecond).Err(); err != nil {
+	if err := rdb.Set(context.Background(), prefix+"coalesce:{k}:lock", "dead", 300*time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
 	}
 	ran := false

@@ -36,12 +36,15 @@ type Config struct {
 	HTTPMaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"65536" help:"largest accepted request body; larger ones get 413"`
 	ShutdownTimeout       time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long shutdown waits for in-flight requests"`
 
-	DatabaseURL      string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/gopay_bff?sslmode=disable" secret:"url" help:"PostgreSQL connection URL"`
-	DatabaseMaxConns int32         `env:"DATABASE_MAX_CONNS" envDefault:"10" help:"pool size"`
-	RedisURL         string        `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" secret:"url" help:"Redis connection URL"`
-	RedisKeyPrefix   string        `env:"REDIS_KEY_PREFIX" envDefault:"bff:" help:"prefix of every Redis key this service writes"`
-	RedisDialTimeout time.Duration `env:"REDIS_DIAL_TIMEOUT" envDefault:"50ms" help:"time to connect to Redis; with no dial or command retries, a Redis that is down is noticed within it"`
-	RedisTimeout     time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" help:"time for one Redis command's write and read (and to wait for a pooled connection)"`
+	DatabaseURL         string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/gopay_bff?sslmode=disable" secret:"url" help:"PostgreSQL connection URL"`
+	DatabaseMaxConns    int32         `env:"DATABASE_MAX_CONNS" envDefault:"10" help:"pool size"`
+	RedisURL            string        `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" secret:"url" help:"Redis connection URL"`
+	RedisKeyPrefix      string        `env:"REDIS_KEY_PREFIX" envDefault:"bff:" help:"prefix of every Redis key this service writes"`
+	RedisClusterAddrs   string        `env:"REDIS_CLUSTER_ADDRS" help:"host:port of Redis Cluster nodes, comma-separated; set, the service speaks Cluster (REDIS_URL then gives only password and TLS)"`
+	RedisSentinelAddrs  string        `env:"REDIS_SENTINEL_ADDRS" help:"host:port of Redis Sentinels, comma-separated; set (with REDIS_SENTINEL_MASTER), the service follows the primary they name"`
+	RedisSentinelMaster string        `env:"REDIS_SENTINEL_MASTER" help:"the master name the Sentinels watch"`
+	RedisDialTimeout    time.Duration `env:"REDIS_DIAL_TIMEOUT" envDefault:"50ms" help:"time to connect to Redis; with no dial or command retries, a Redis that is down is noticed within it"`
+	RedisTimeout        time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" help:"time for one Redis command's write and read (and to wait for a pooled connection)"`
 
 	SandboxAddr string `env:"SANDBOX_ADDR" envDefault:"127.0.0.1:8081" help:"address of the embedded upstream sandbox (sandbox mode only)"`
 
@@ -249,6 +252,15 @@ func (c *Config) validate() problems {
 	}
 	if c.PaymentOptionsCacheMaxUsers < 1 {
 		bad("PAYMENT_OPTIONS_CACHE_MAX_USERS", "must be at least 1")
+	}
+	if strings.ContainsAny(c.RedisKeyPrefix, "{}") {
+		bad("REDIS_KEY_PREFIX", "must not contain { or }: keys put their own hash tag after it, for Redis Cluster")
+	}
+	if c.RedisClusterAddrs != "" && c.RedisSentinelAddrs != "" {
+		bad("REDIS_SENTINEL_ADDRS", "set either REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS, not both")
+	}
+	if (c.RedisSentinelAddrs == "") != (c.RedisSentinelMaster == "") {
+		bad("REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER go together")
 	}
 	if c.ShutdownDelay < 0 {
 		bad("SHUTDOWN_DELAY", "must not be negative")

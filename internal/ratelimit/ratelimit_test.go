@@ -15,7 +15,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
-func newLimiter(t *testing.T) (*Limiter, *prometheus.CounterVec, *redis.Client, string) {
+func newLimiter(t *testing.T) (*Limiter, *prometheus.CounterVec, redis.UniversalClient, string) {
 	t.Helper()
 	_, rdb, prefix := testenv.Redis(t)
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events"}, []string{"policy", "outcome"})
@@ -57,11 +57,11 @@ func TestAllowSpendsTheBudgetThenRefuses(t *testing.T) {
 	}
 	// Every key lives under our prefix (redis_rate's own "rate:" included), so tests and
 	// deployments sharing a Redis never meet, and cleanup finds them.
-	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	keys, err := testenv.Keys(ctx, rdb, prefix+"*")
 	if err != nil || len(keys) != 2 || !strings.HasPrefix(keys[0], prefix+"rate:test_allow:") {
 		t.Fatalf("keys %v (%v)", keys, err)
 	}
-	if stray, _ := rdb.Keys(ctx, "rate:test_allow:*").Result(); len(stray) != 0 {
+	if stray, _ := testenv.Keys(ctx, rdb, "rate:test_allow:*"); len(stray) != 0 {
 		t.Fatalf("keys outside the prefix: %v", stray)
 	}
 	if _, ok := l.Allow(ctx, Policy{Name: "off"}, "alice"); !ok {

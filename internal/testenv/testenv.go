@@ -13,7 +13,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,15 +73,20 @@ func Postgres(tb testing.TB) string {
 }
 
 // Redis returns the Redis URL, a client and a key prefix of the test's own; every key under
-// the prefix is deleted when the test ends.
-func Redis(tb testing.TB) (string, *redis.Client, string) {
+// the prefix is deleted when the test ends. With TEST_REDIS_CLUSTER_ADDRS set (make test runs
+// the Redis-facing packages again against a three-master cluster, tools/redis-cluster.sh), the
+// client is a Cluster client on those nodes.
+func Redis(tb testing.TB) (string, redis.UniversalClient, string) {
 	tb.Helper()
 	raw := serverURL("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 	opts, err := redis.ParseURL(raw)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rdb := redis.NewClient(opts)
+	var rdb redis.UniversalClient = redis.NewClient(opts)
+	if addrs := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); addrs != "" {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -91,16 +98,44 @@ func Redis(tb testing.TB) (string, *redis.Client, string) {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
+		clean := func(ctx context.Context, node redis.UniversalClient) error {
+			iter := node.Scan(ctx, 0, prefix+"*", 100).Iterator()
+			for iter.Next(ctx) {
+				node.Del(ctx, iter.Val())
+			}
+			return iter.Err()
 		}
-		if err := iter.Err(); err != nil {
+		var err error
+		if cluster, ok := rdb.(*redis.ClusterClient); ok { // SCAN sees one node: visit each primary
+			err = cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return clean(ctx, node) })
+		} else {
+			err = clean(ctx, rdb)
+		}
+		if err != nil {
 			tb.Errorf("testenv: clean redis: %v", err)
 		}
 		_ = rdb.Close()
 	})
 	return raw, rdb, prefix
+}
+
+// Keys lists the keys matching pattern, on every primary of a cluster (KEYS asks one node).
+func Keys(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
+	cluster, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.Keys(ctx, pattern).Result()
+	}
+	var mu sync.Mutex
+	var all []string
+	err := cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		keys, err := node.Keys(ctx, pattern).Result()
+		mu.Lock()
+		all = append(all, keys...)
+		mu.Unlock()
+		return err
+	})
+	slices.Sort(all)
+	return all, err
 }
 
 // Keyring returns a keyring with one fresh key, for stores that seal what they keep.
