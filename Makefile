@@ -11,9 +11,10 @@ help: ## list the targets
 run: ## start the service with the embedded sandbox (applies migrations, creates the database)
 	$(GO) run ./cmd/server
 
-test: sdk-deps ## run every test with the race detector (needs Postgres and Redis, see README), then the Redis-facing ones on a Redis Cluster
+test: sdk-deps ## run every test with the race detector (needs Postgres and Redis, see README), then the Redis-facing ones on a Redis Cluster and the service's through PgBouncer
 	$(GO) test -race -count=1 $(PKGS)
 	tools/redis-cluster.sh sh -c '$(GO) test -race -count=1 $(CLUSTER_PKGS) && $(GO) test -race -count=1 -run "$(CLUSTER_APP_TESTS)" ./internal/app'
+	tools/pgbouncer.sh $(GO) test -race -count=1 ./internal/app
 
 # What runs a second time against a three-master Redis Cluster (tools/redis-cluster.sh): every
 # package that keeps state in Redis, and the multi-instance service tests.

@@ -66,7 +66,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "api: http://%s\n", a.Addr())
 		return a.Serve(ctx)
 	case len(rest) == 2 && rest[0] == "migrate":
-		pool, err := repo.Open(ctx, cfg.DatabaseURL, 2)
+		url := cfg.DatabaseURL
+		if cfg.DatabaseMigrationsURL != "" { // a direct connection when DATABASE_URL is a pooler
+			url = cfg.DatabaseMigrationsURL
+		}
+		pool, err := repo.Open(ctx, url, 2, "")
 		if err != nil {
 			return err
 		}

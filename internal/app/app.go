@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		return nil, err
 	}
 	if cfg.MigrateOnStart || cfg.Sandbox() {
-		if err = repo.Migrate(a.pool, "up"); err != nil {
+		if err = migrate(ctx, cfg, a.pool); err != nil {
 			return nil, err
 		}
 	}
@@ -236,12 +236,26 @@ func ratePolicies(cfg *config.Config) handler.Policies {
 	}
 }
 
+// migrate applies the migrations on DATABASE_MIGRATIONS_URL when set (a direct connection,
+// when DATABASE_URL is a transaction pooler that cannot hold their advisory lock), else on pool.
+func migrate(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool) error {
+	if cfg.DatabaseMigrationsURL == "" {
+		return repo.Migrate(pool, "up")
+	}
+	direct, err := repo.Open(ctx, cfg.DatabaseMigrationsURL, 1, "")
+	if err != nil {
+		return fmt.Errorf("DATABASE_MIGRATIONS_URL: %w", err)
+	}
+	defer direct.Close()
+	return repo.Migrate(direct, "up")
+}
+
 func openPostgres(ctx context.Context, cfg *config.Config, log *zap.Logger) (*pgxpool.Pool, error) {
-	pool, err := repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	pool, err := repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, cfg.DatabaseQueryMode)
 	if err != nil && repo.IsMissingDatabase(err) && cfg.Sandbox() {
 		log.Info("database does not exist; creating it (sandbox mode)")
 		if err = repo.CreateDatabase(ctx, cfg.DatabaseURL); err == nil {
-			pool, err = repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+			pool, err = repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, cfg.DatabaseQueryMode)
 		}
 	}
 	switch {

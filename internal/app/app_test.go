@@ -65,7 +65,7 @@ func TestLinkBankAccountFlow(t *testing.T) {
 	}
 
 	t.Run("StoredSealed", func(t *testing.T) {
-		conn, err := pgx.Connect(context.Background(), e["DATABASE_URL"])
+		conn, err := pgx.Connect(context.Background(), e.directDB())
 		if err != nil {
 			t.Fatal(err)
 		}

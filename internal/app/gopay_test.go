@@ -149,7 +149,7 @@ func TestGoPaySNAPLinkFlow(t *testing.T) {
 		}
 	})
 	t.Run("SealedAtRest", func(t *testing.T) {
-		conn, err := pgx.Connect(context.Background(), e["DATABASE_URL"])
+		conn, err := pgx.Connect(context.Background(), e.directDB())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -619,7 +619,7 @@ func TestLegacyActivationURLAndAccountIDAtRest(t *testing.T) {
 		t.Fatalf("GET: %s", g.body)
 	}
 	dump := func() string {
-		conn, err := pgx.Connect(context.Background(), e["DATABASE_URL"])
+		conn, err := pgx.Connect(context.Background(), e.directDB())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,12 @@ func newEnv(t *testing.T) env {
 	}
 	if addrs := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); addrs != "" { // tools/redis-cluster.sh
 		e["REDIS_CLUSTER_ADDRS"] = addrs
+	}
+	if bouncer := os.Getenv("TEST_PGBOUNCER_ADDR"); bouncer != "" { // tools/pgbouncer.sh
+		u, _ := url.Parse(e["DATABASE_URL"])
+		e["DATABASE_MIGRATIONS_URL"] = u.String()
+		u.Host = bouncer
+		e["DATABASE_URL"], e["DATABASE_QUERY_MODE"] = u.String(), "exec"
 	}
 	return e
 }
@@ -371,3 +378,13 @@ func (p *proxy) Close() {
 }
 
 func sleep() { time.Sleep(10 * time.Millisecond) }
+
+// directDB is PostgreSQL itself, for a test that inspects rows: DATABASE_URL may be PgBouncer in
+// transaction pooling (tools/pgbouncer.sh), where a plain pgx connection's prepared statements
+// would collide.
+func (e env) directDB() string {
+	if u := e["DATABASE_MIGRATIONS_URL"]; u != "" {
+		return u
+	}
+	return e["DATABASE_URL"]
+}

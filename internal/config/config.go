@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/gopay-miniapp/bff/internal/ratelimit"
+	"github.com/gopay-miniapp/bff/internal/repo"
 	"github.com/gopay-miniapp/bff/internal/seal"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 
 	DatabaseURL         string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/gopay_bff?sslmode=disable" secret:"url" help:"PostgreSQL connection URL"`
 	DatabaseMaxConns    int32         `env:"DATABASE_MAX_CONNS" envDefault:"10" help:"pool size"`
+	DatabaseQueryMode   string        `env:"DATABASE_QUERY_MODE" envDefault:"cache_statement" help:"pgx query mode: cache_statement (prepared statements, fastest), or exec (no prepared statements) behind PgBouncer in transaction pooling; also cache_describe, describe_exec, simple_protocol"`
+	DatabaseMigrationsURL string      `env:"DATABASE_MIGRATIONS_URL" secret:"url" help:"where migrations run, when DATABASE_URL is a pooler: they hold a session-level advisory lock, which transaction pooling cannot keep; default DATABASE_URL"`
 	RedisURL            string        `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" secret:"url" help:"Redis connection URL"`
 	RedisKeyPrefix      string        `env:"REDIS_KEY_PREFIX" envDefault:"bff:" help:"prefix of every Redis key this service writes"`
 	RedisClusterAddrs   string        `env:"REDIS_CLUSTER_ADDRS" help:"host:port of Redis Cluster nodes, comma-separated; set, the service speaks Cluster (REDIS_URL then gives only password and TLS)"`
@@ -285,6 +288,9 @@ func (c *Config) validate() problems {
 	}
 	if c.HTTPMaxBodyBytes < 1024 || c.HTTPMaxBodyBytes > 10<<20 {
 		bad("HTTP_MAX_BODY_BYTES", "must be between 1024 and 10485760")
+	}
+	if _, err := repo.QueryMode(c.DatabaseQueryMode); err != nil {
+		bad("DATABASE_QUERY_MODE", "%v", err)
 	}
 	if c.DatabaseMaxConns < 1 {
 		bad("DATABASE_MAX_CONNS", "must be at least 1")

@@ -24,13 +24,39 @@ import (
 
 const defaultConnectTimeout = 3 * time.Second
 
-// Open connects a pool and checks the database answers.
-func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
+// queryModes are pgx's query modes by their documented names. The default prepares each
+// statement once per connection; PgBouncer in transaction pooling (before 1.21) cannot carry a
+// prepared statement from one transaction to the next, and "exec" prepares none.
+var queryModes = map[string]pgx.QueryExecMode{
+	"cache_statement": pgx.QueryExecModeCacheStatement,
+	"cache_describe":  pgx.QueryExecModeCacheDescribe,
+	"describe_exec":   pgx.QueryExecModeDescribeExec,
+	"exec":            pgx.QueryExecModeExec,
+	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
+}
+
+// QueryMode names a pgx query mode (DATABASE_QUERY_MODE).
+func QueryMode(name string) (pgx.QueryExecMode, error) {
+	m, ok := queryModes[name]
+	if !ok {
+		return 0, fmt.Errorf("unknown query mode %q (cache_statement, cache_describe, describe_exec, exec, simple_protocol)", name)
+	}
+	return m, nil
+}
+
+// Open connects a pool and checks the database answers. queryMode is a QueryMode name ("" is
+// the default, cache_statement).
+func Open(ctx context.Context, databaseURL string, maxConns int32, queryMode string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, errors.New("repo: DATABASE_URL does not parse") // the URL may hold a password: do not echo it
 	}
 	cfg.MaxConns = maxConns
+	if queryMode != "" {
+		if cfg.ConnConfig.DefaultQueryExecMode, err = QueryMode(queryMode); err != nil {
+			return nil, fmt.Errorf("repo: %w", err)
+		}
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// Without connect_timeout in the URL a host that drops packets would hold a request for
 		// the kernel's TCP timeout (minutes); an unreachable database must fail fast as 503.
