@@ -37,17 +37,17 @@ type Config struct {
 	HTTPMaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"65536" help:"largest accepted request body; larger ones get 413"`
 	ShutdownTimeout       time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long shutdown waits for in-flight requests"`
 
-	DatabaseURL         string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/gopay_bff?sslmode=disable" secret:"url" help:"PostgreSQL connection URL"`
-	DatabaseMaxConns    int32         `env:"DATABASE_MAX_CONNS" envDefault:"10" help:"pool size"`
-	DatabaseQueryMode   string        `env:"DATABASE_QUERY_MODE" envDefault:"cache_statement" help:"pgx query mode: cache_statement (prepared statements, fastest), or exec (no prepared statements) behind PgBouncer in transaction pooling; also cache_describe, describe_exec, simple_protocol"`
-	DatabaseMigrationsURL string      `env:"DATABASE_MIGRATIONS_URL" secret:"url" help:"where migrations run, when DATABASE_URL is a pooler: they hold a session-level advisory lock, which transaction pooling cannot keep; default DATABASE_URL"`
-	RedisURL            string        `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" secret:"url" help:"Redis connection URL"`
-	RedisKeyPrefix      string        `env:"REDIS_KEY_PREFIX" envDefault:"bff:" help:"prefix of every Redis key this service writes"`
-	RedisClusterAddrs   string        `env:"REDIS_CLUSTER_ADDRS" help:"host:port of Redis Cluster nodes, comma-separated; set, the service speaks Cluster (REDIS_URL then gives only password and TLS)"`
-	RedisSentinelAddrs  string        `env:"REDIS_SENTINEL_ADDRS" help:"host:port of Redis Sentinels, comma-separated; set (with REDIS_SENTINEL_MASTER), the service follows the primary they name"`
-	RedisSentinelMaster string        `env:"REDIS_SENTINEL_MASTER" help:"the master name the Sentinels watch"`
-	RedisDialTimeout    time.Duration `env:"REDIS_DIAL_TIMEOUT" envDefault:"50ms" help:"time to connect to Redis; with no dial or command retries, a Redis that is down is noticed within it"`
-	RedisTimeout        time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" help:"time for one Redis command's write and read (and to wait for a pooled connection)"`
+	DatabaseURL           string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/gopay_bff?sslmode=disable" secret:"url" help:"PostgreSQL connection URL"`
+	DatabaseMaxConns      int32         `env:"DATABASE_MAX_CONNS" envDefault:"10" help:"pool size"`
+	DatabaseQueryMode     string        `env:"DATABASE_QUERY_MODE" envDefault:"cache_statement" help:"pgx query mode: cache_statement (prepared statements, fastest), or exec (no prepared statements) behind PgBouncer in transaction pooling; also cache_describe, describe_exec, simple_protocol"`
+	DatabaseMigrationsURL string        `env:"DATABASE_MIGRATIONS_URL" secret:"url" help:"where migrations run, when DATABASE_URL is a pooler: they hold a session-level advisory lock, which transaction pooling cannot keep; default DATABASE_URL"`
+	RedisURL              string        `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" secret:"url" help:"Redis connection URL"`
+	RedisKeyPrefix        string        `env:"REDIS_KEY_PREFIX" envDefault:"bff:" help:"prefix of every Redis key this service writes"`
+	RedisClusterAddrs     string        `env:"REDIS_CLUSTER_ADDRS" help:"host:port of Redis Cluster nodes, comma-separated; set, the service speaks Cluster (REDIS_URL then gives only password and TLS)"`
+	RedisSentinelAddrs    string        `env:"REDIS_SENTINEL_ADDRS" help:"host:port of Redis Sentinels, comma-separated; set (with REDIS_SENTINEL_MASTER), the service follows the primary they name"`
+	RedisSentinelMaster   string        `env:"REDIS_SENTINEL_MASTER" help:"the master name the Sentinels watch"`
+	RedisDialTimeout      time.Duration `env:"REDIS_DIAL_TIMEOUT" envDefault:"50ms" help:"time to connect to Redis; with no dial or command retries, a Redis that is down is noticed within it"`
+	RedisTimeout          time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" help:"time for one Redis command's write and read (and to wait for a pooled connection)"`
 
 	SandboxAddr string `env:"SANDBOX_ADDR" envDefault:"127.0.0.1:8081" help:"address of the embedded upstream sandbox (sandbox mode only)"`
 
