@@ -172,6 +172,11 @@ func (w *world) start() error {
 		"SHUTDOWN_DELAY=1500ms", "SHUTDOWN_TIMEOUT=8s", "LOG_LEVEL=warn",
 		"RATE_LIMIT_SESSIONS_PER_IP=off", "RATE_LIMIT_SESSIONS_PER_AUTH_CODE=off", "RATE_LIMIT_WRITES_PER_USER=off",
 		"RATE_LIMIT_TOKENS_PER_IP=off", "RATE_LIMIT_TOKENS_PER_CLIENT=off")...)
+	// CHAOS_SERVER_ENV (KEY=VALUE,...) overrides the servers' settings, to see what one of them
+	// buys: CHAOS_SERVER_ENV=SHUTDOWN_DELAY=0s make chaos.
+	if extra := os.Getenv("CHAOS_SERVER_ENV"); extra != "" {
+		w.serverEnv = append(w.serverEnv, strings.Split(extra, ",")...)
+	}
 	for range 3 {
 		w.servers = append(w.servers, &server{addr: "127.0.0.1:" + freePort()})
 	}
