@@ -9,7 +9,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 run: ## start the service with the embedded sandbox (applies migrations, creates the database)
-	$(GO) run ./cmd/server
+	SHUTDOWN_DELAY=$${SHUTDOWN_DELAY:-0s} $(GO) run ./cmd/server # no load balancer to wait for: Ctrl-C stops at once
 
 test: sdk-deps ## run every test with the race detector (needs Postgres and Redis, see README), then the Redis-facing ones on a Redis Cluster and the service's through PgBouncer
 	$(GO) test -race -count=1 $(PKGS)
