@@ -11,15 +11,18 @@ help: ## list the targets
 run: ## start the service with the embedded sandbox (applies migrations, creates the database)
 	SHUTDOWN_DELAY=$${SHUTDOWN_DELAY:-0s} $(GO) run ./cmd/server # no load balancer to wait for: Ctrl-C stops at once
 
-test: sdk-deps ## run every test with the race detector (needs Postgres and Redis, see README), then the Redis-facing ones on a Redis Cluster and the service's through PgBouncer
+test: sdk-deps ## run every test with the race detector (needs Postgres and Redis, see README), then the Redis-facing ones on a Redis Cluster and behind Sentinel, and the service's through PgBouncer
 	$(GO) test -race -count=1 $(PKGS)
-	tools/redis-cluster.sh sh -c '$(GO) test -race -count=1 $(CLUSTER_PKGS) && $(GO) test -race -count=1 -run "$(CLUSTER_APP_TESTS)" ./internal/app'
+	tools/redis-cluster.sh $(REDIS_TESTS)
+	tools/redis-sentinel.sh $(REDIS_TESTS)
 	tools/pgbouncer.sh $(GO) test -race -count=1 ./internal/app
 
-# What runs a second time against a three-master Redis Cluster (tools/redis-cluster.sh): every
-# package that keeps state in Redis, and the multi-instance service tests.
-CLUSTER_PKGS := ./internal/idempotency ./internal/coalesce ./internal/gateway/snap ./internal/linkcache ./internal/ratelimit
-CLUSTER_APP_TESTS := TestFiftyConcurrentDuplicatesOverTwoInstances|TestCachedOptionsFollowWritesOnOtherInstances|TestSameRequestIDNeverSignsInAnotherUser|TestCircuitBreakerPerUpstreamOperation
+# What runs again against a three-master Redis Cluster (tools/redis-cluster.sh) and a Sentinel-
+# watched primary (tools/redis-sentinel.sh): every package that keeps state in Redis, and the
+# multi-instance service tests.
+REDIS_PKGS := ./internal/idempotency ./internal/coalesce ./internal/gateway/snap ./internal/linkcache ./internal/ratelimit
+REDIS_APP_TESTS := TestFiftyConcurrentDuplicatesOverTwoInstances|TestCachedOptionsFollowWritesOnOtherInstances|TestSameRequestIDNeverSignsInAnotherUser|TestCircuitBreakerPerUpstreamOperation
+REDIS_TESTS := sh -c '$(GO) test -race -count=1 $(REDIS_PKGS) && $(GO) test -race -count=1 -run "$(REDIS_APP_TESTS)" ./internal/app'
 
 test-short: sdk-deps ## the tests without the generator build
 	$(GO) test -race -count=1 -short $(PKGS)

@@ -73,6 +73,9 @@ func newEnv(t *testing.T) env {
 	if addrs := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); addrs != "" { // tools/redis-cluster.sh
 		e["REDIS_CLUSTER_ADDRS"] = addrs
 	}
+	if addrs := os.Getenv("TEST_REDIS_SENTINEL_ADDRS"); addrs != "" { // tools/redis-sentinel.sh
+		e["REDIS_SENTINEL_ADDRS"], e["REDIS_SENTINEL_MASTER"] = addrs, os.Getenv("TEST_REDIS_SENTINEL_MASTER")
+	}
 	if bouncer := os.Getenv("TEST_PGBOUNCER_ADDR"); bouncer != "" { // tools/pgbouncer.sh
 		u, _ := url.Parse(e["DATABASE_URL"])
 		e["DATABASE_MIGRATIONS_URL"] = u.String()

@@ -75,7 +75,8 @@ func Postgres(tb testing.TB) string {
 // Redis returns the Redis URL, a client and a key prefix of the test's own; every key under
 // the prefix is deleted when the test ends. With TEST_REDIS_CLUSTER_ADDRS set (make test runs
 // the Redis-facing packages again against a three-master cluster, tools/redis-cluster.sh), the
-// client is a Cluster client on those nodes.
+// client is a Cluster client on those nodes; with TEST_REDIS_SENTINEL_ADDRS, a Sentinel client
+// (tools/redis-sentinel.sh).
 func Redis(tb testing.TB) (string, redis.UniversalClient, string) {
 	tb.Helper()
 	raw := serverURL("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -86,6 +87,10 @@ func Redis(tb testing.TB) (string, redis.UniversalClient, string) {
 	var rdb redis.UniversalClient = redis.NewClient(opts)
 	if addrs := os.Getenv("TEST_REDIS_CLUSTER_ADDRS"); addrs != "" {
 		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	}
+	if addrs := os.Getenv("TEST_REDIS_SENTINEL_ADDRS"); addrs != "" { // tools/redis-sentinel.sh
+		rdb = redis.NewFailoverClient(&redis.FailoverOptions{SentinelAddrs: strings.Split(addrs, ","),
+			MasterName: os.Getenv("TEST_REDIS_SENTINEL_MASTER")})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
