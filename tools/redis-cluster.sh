@@ -6,14 +6,7 @@
 #
 # The command sees TEST_REDIS_CLUSTER_ADDRS=127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3.
 set -euo pipefail
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/procs.sh"
 # A cluster node also listens on its port + 10000 (the cluster bus), so both must be free and the
 # port at most 55535.
 free_port() {

@@ -6,15 +6,7 @@
 #
 # The command sees TEST_REDIS_SENTINEL_ADDRS=127.0.0.1:port and TEST_REDIS_SENTINEL_MASTER=bff.
 set -euo pipefail
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+source "$(dirname "$0")/procs.sh"
 primary=$(free_port) sentinel=$(free_port)
 redis-server --port "$primary" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --logfile "$dir/primary.log" &
 pids+=($!)
