@@ -47,9 +47,18 @@ api-lint-deps: $(APILINT_DIR)/node_modules/.package-lock.json
 $(APILINT_DIR)/node_modules/.package-lock.json: $(APILINT_DIR)/package.json $(APILINT_DIR)/package-lock.json
 	npm ci --prefix $(APILINT_DIR) --no-audit --no-fund --loglevel=error
 
-build: ## build bin/server and bin/sandbox
-	$(GO) build -trimpath -o bin/server ./cmd/server
-	$(GO) build -trimpath -o bin/sandbox ./cmd/sandbox
+# What `server version` prints, stamped at build time: the toolchain's own VCS stamp is off where
+# GOFLAGS has -buildvcs=false, and absent in a Docker build without .git. The date is the
+# commit's, so a rebuild of one commit is the same binary.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS := -X github.com/gopay-miniapp/bff/internal/buildinfo.version=$(VERSION) \
+	-X github.com/gopay-miniapp/bff/internal/buildinfo.commit=$(COMMIT) -X github.com/gopay-miniapp/bff/internal/buildinfo.date=$(BUILD_DATE)
+
+build: ## build bin/server and bin/sandbox (stamped with the version, commit and commit time)
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/server ./cmd/server
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sandbox ./cmd/sandbox
 
 chaos: ## fleet chaos run: 3 instances, the standalone sandbox, a private PostgreSQL and Redis (about a minute; not in make test)
 	@bin=$$(mktemp -d); $(GO) build -o $$bin/ ./cmd/server ./cmd/sandbox ./tools/chaos && CHAOS_BIN=$$bin $$bin/chaos; rc=$$?; rm -rf $$bin; exit $$rc

@@ -2,6 +2,7 @@
 //
 //	server                 serve (sandbox mode unless GOPAY_BASE_URL is set)
 //	server migrate up|down apply, or roll back one step of, the embedded migrations
+//	server version         the build: module version, commit, commit time, Go version
 //	server -help           list the environment variables
 package main
 
@@ -15,9 +16,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/gopay-miniapp/bff/internal/app"
+	"github.com/gopay-miniapp/bff/internal/buildinfo"
 	"github.com/gopay-miniapp/bff/internal/config"
 	"github.com/gopay-miniapp/bff/internal/logging"
 	"github.com/gopay-miniapp/bff/internal/repo"
@@ -27,21 +30,33 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		if code := exitCode(err); code != 0 {
 			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(code)
 		}
-		os.Exit(1)
 	}
+}
+
+// exitCode is 0 for success and for -help (the user asked for the usage and got it), 1 otherwise.
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 1
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: server [migrate up|down]\n\n%s", config.Usage())
+		fmt.Fprintf(stderr, "Usage: server [migrate up|down | version]\n\n%s", config.Usage())
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if rest := fs.Args(); len(rest) == 1 && rest[0] == "version" { // needs no configuration
+		fmt.Fprintln(stdout, buildinfo.Read())
+		return nil
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -55,6 +70,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	switch rest := fs.Args(); {
 	case len(rest) == 0:
+		// go-redis logs dial and pool trouble itself, through one process-wide logger: into ours.
+		// (Set here, once per process, not in app.New, which tests run many times in parallel.)
+		redis.SetLogger(logging.Printf{Log: log, Name: "go-redis"})
+		bi := buildinfo.Read()
+		log.Info("starting", zap.String("version", bi.Version), zap.String("commit", bi.Commit), zap.String("go", bi.GoVersion))
 		log.Info("configuration", cfg.LogFields()...)
 		a, err := app.New(ctx, cfg, log)
 		if err != nil {

@@ -22,9 +22,29 @@ func TestHelpListsVariables(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{"migrate up|down", "HTTP_ADDR", "GOPAY_CLIENT_SECRET", "ENCRYPTION_KEYS"} {
+	for _, want := range []string{"migrate up|down", "version", "HTTP_ADDR", "GOPAY_CLIENT_SECRET", "ENCRYPTION_KEYS",
+		"Upstream mode (any upstream URL set) requires all of", "CARD_WEBVIEW_BASE_URL, PUBLIC_BASE_URL"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("help lacks %q", want)
+		}
+	}
+	if code := exitCode(err); code != 0 {
+		t.Errorf("-help exits %d, want 0", code)
+	}
+	if code := exitCode(errors.New("bad config")); code != 1 {
+		t.Errorf("an error exits %d, want 1", code)
+	}
+}
+
+// `server version` needs no configuration (it runs before it is read) and names the build.
+func TestVersion(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, envOf(map[string]string{"HTTP_ADDR": "nonsense"}), &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"github.com/gopay-miniapp/bff", "commit ", "built ", "go1."} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("version lacks %q: %s", want, stdout.String())
 		}
 	}
 }

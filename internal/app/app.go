@@ -37,6 +37,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
 	"github.com/gopay-miniapp/bff/internal/snapsig"
+	"github.com/gopay-miniapp/bff/migrations"
 )
 
 // App is a running service instance.
@@ -84,6 +85,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 			return nil, err
 		}
 	}
+	logMigrations(ctx, a.pool, log)
 	if a.rdb, err = openRedis(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -234,6 +236,18 @@ func ratePolicies(cfg *config.Config) handler.Policies {
 		TokenFailuresPerClientIP: ratelimit.Policy{Name: "token_failures_per_client_ip", Limit: cfg.LockoutTokenFailuresPerClientIP},
 		TokenFailuresPerIP:       ratelimit.Policy{Name: "token_failures_per_ip", Limit: cfg.LockoutTokenFailuresPerIP},
 	}
+}
+
+// logMigrations says, once at start-up, where the database's schema stands against this binary.
+func logMigrations(ctx context.Context, pool *pgxpool.Pool, log *zap.Logger) {
+	own, _ := repo.LatestMigration()
+	at, dirty, err := repo.MigrationVersion(ctx, pool)
+	if err != nil {
+		log.Warn("database migrations: version unknown", zap.Uint("binary", own), zap.Error(err))
+		return
+	}
+	log.Info("database migrations", zap.Uint("database", at), zap.Bool("dirty", dirty), zap.Uint("binary", own),
+		zap.Uint("binary_serves_up_to", own+migrations.NewerCompatible))
 }
 
 // migrate applies the migrations on DATABASE_MIGRATIONS_URL when set (a direct connection,

@@ -220,6 +220,19 @@ func (c *Config) upstreamURLs() []struct{ name, value string } {
 	}
 }
 
+// upstreamCredentials are what upstream mode needs besides the URLs; sandbox mode generates
+// development values for them.
+func (c *Config) upstreamCredentials() []struct{ name, value string } {
+	return []struct{ name, value string }{
+		{"GOPAY_CLIENT_ID", c.GoPayClientID}, {"GOPAY_CLIENT_SECRET", c.GoPayClientSecret},
+		{"SNAP_CLIENT_KEY", c.SNAPClientKey}, {"SNAP_CLIENT_SECRET", c.SNAPClientSecret},
+		{"SNAP_PRIVATE_KEY_FILE", c.SNAPPrivateKeyFile}, {"SNAP_PARTNER_ID", c.SNAPPartnerID},
+		{"SNAP_MERCHANT_ID", c.SNAPMerchantID}, {"MIDTRANS_SERVER_KEY", c.MidtransServerKey},
+		{"ENCRYPTION_KEYS", c.EncryptionKeys}, {"BLIND_INDEX_KEY", c.BlindIndexKey}, {"SESSION_KEYS", c.SessionKeys},
+		{"CARD_CLIENT_ID", c.CardClientID}, {"CARD_MERCHANT_ID", c.CardMerchantID},
+	}
+}
+
 // requestMargin is what HTTP_WRITE_TIMEOUT keeps above REQUEST_TIMEOUT: up to 3 s to record
 // what an upstream already did (service.recordTimeout) and the rest to write the answer.
 const requestMargin = 5 * time.Second
@@ -324,16 +337,9 @@ func (c *Config) validate() problems {
 		if c.PublicBaseURL == "" {
 			bad("PUBLIC_BASE_URL", "required once upstream URLs are set: the card-binding webview redirects there")
 		}
-		for name, v := range map[string]string{
-			"GOPAY_CLIENT_ID": c.GoPayClientID, "GOPAY_CLIENT_SECRET": c.GoPayClientSecret,
-			"SNAP_CLIENT_KEY": c.SNAPClientKey, "SNAP_CLIENT_SECRET": c.SNAPClientSecret,
-			"SNAP_PRIVATE_KEY_FILE": c.SNAPPrivateKeyFile, "SNAP_PARTNER_ID": c.SNAPPartnerID,
-			"SNAP_MERCHANT_ID": c.SNAPMerchantID, "MIDTRANS_SERVER_KEY": c.MidtransServerKey,
-			"ENCRYPTION_KEYS": c.EncryptionKeys, "BLIND_INDEX_KEY": c.BlindIndexKey, "SESSION_KEYS": c.SessionKeys,
-			"CARD_CLIENT_ID": c.CardClientID, "CARD_MERCHANT_ID": c.CardMerchantID,
-		} {
-			if v == "" {
-				bad(name, "required once upstream URLs are set (development keys and credentials are for sandbox mode only)")
+		for _, v := range c.upstreamCredentials() {
+			if v.value == "" {
+				bad(v.name, "required once upstream URLs are set (development keys and credentials are for sandbox mode only)")
 			}
 		}
 	}
@@ -517,5 +523,17 @@ func Usage() string {
 		}
 		b.WriteString("\n")
 	}
+	var c Config
+	var names []string
+	for _, u := range c.upstreamURLs() {
+		names = append(names, u.name)
+	}
+	names = append(names, "PUBLIC_BASE_URL")
+	for _, v := range c.upstreamCredentials() {
+		names = append(names, v.name)
+	}
+	b.WriteString("\nWith none of the upstream URLs set the server runs in sandbox mode: it plays every upstream itself\n" +
+		"and generates development keys. Upstream mode (any upstream URL set) requires all of:\n  " +
+		strings.Join(names, ", ") + "\n")
 	return b.String()
 }

@@ -4,6 +4,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -11,9 +12,18 @@ import (
 
 // New builds a logger; format is "json" or "console".
 func New(level, format string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
+	cfg, err := Config(level, format)
 	if err != nil {
 		return nil, err
+	}
+	return cfg.Build()
+}
+
+// Config is the logger New builds, to stderr.
+func Config(level, format string) (zap.Config, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return zap.Config{}, err
 	}
 	cfg := zap.NewProductionConfig()
 	if format == "console" {
@@ -21,7 +31,8 @@ func New(level, format string) (*zap.Logger, error) {
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.DisableStacktrace = true
-	return cfg.Build()
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder // "2026-11-22T03:40:15.123Z", not epoch seconds
+	return cfg, nil
 }
 
 type ctxKey struct{}
@@ -37,4 +48,16 @@ func From(ctx context.Context, fallback *zap.Logger) *zap.Logger {
 		return l
 	}
 	return fallback
+}
+
+// Printf is how a library that logs through a Printf-style interface (go-redis) writes into
+// zap: one warning per line, under the library's name, with the request's id when its
+// context carries one.
+type Printf struct {
+	Log  *zap.Logger
+	Name string
+}
+
+func (p Printf) Printf(ctx context.Context, format string, v ...any) {
+	From(ctx, p.Log).Named(p.Name).Warn(fmt.Sprintf(format, v...))
 }

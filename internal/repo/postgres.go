@@ -180,22 +180,30 @@ func CheckMigrations(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
-	var version int64
-	var dirty bool
-	err = pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+	version, dirty, err := MigrationVersion(ctx, pool)
 	if err != nil {
-		return fmt.Errorf("no migration applied: %w", err)
+		return err
 	}
 	if dirty {
 		return fmt.Errorf("migration %d is dirty: fix it by hand, then `server migrate up`", version)
 	}
 	switch {
-	case uint(version) < own:
+	case version < own:
 		return fmt.Errorf("database at migration %d, this binary needs %d: run `server migrate up`", version, own)
-	case uint(version) > own+migrations.NewerCompatible:
+	case version > own+migrations.NewerCompatible:
 		return fmt.Errorf("database at migration %d, newer than this binary (%d) serves (up to %d ahead)", version, own, migrations.NewerCompatible)
 	}
 	return nil
+}
+
+// MigrationVersion is the database's migration version and whether it is dirty.
+func MigrationVersion(ctx context.Context, pool *pgxpool.Pool) (version uint, dirty bool, err error) {
+	var v int64
+	err = pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&v, &dirty)
+	if err != nil {
+		return 0, false, fmt.Errorf("no migration applied: %w", err)
+	}
+	return uint(v), dirty, nil //nolint:gosec // migration versions are small and positive
 }
 
 // databaseAhead reports whether the database is at a version newer than any this binary
