@@ -3,6 +3,7 @@ module github.com/gopay-miniapp/bff
 go 1.26.8
 
 require (
+	github.com/IBM/pgxpoolprometheus v1.1.3
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/getkin/kin-openapi v0.152.0

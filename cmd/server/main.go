@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if a.SandboxURL() != "" {
 			fmt.Fprintf(stdout, "sandbox: %s\n", a.SandboxURL())
 		}
-		fmt.Fprintf(stdout, "api: http://%s\n", a.Addr())
+		fmt.Fprintf(stdout, "api: http://%s\nadmin (metrics, pprof): http://%s\n", a.Addr(), a.AdminAddr())
 		return a.Serve(ctx)
 	case len(rest) == 2 && rest[0] == "migrate":
 		url := cfg.DatabaseURL

@@ -694,9 +694,6 @@ type ServerInterface interface {
 	// GetInternalPaymentOptions The payment-option tokens to charge a user with.
 	// (GET /internal/v1/users/{user_id}/payment-options)
 	GetInternalPaymentOptions(ctx echo.Context, userId openapi_types.UUID, params GetInternalPaymentOptionsParams) error
-	// GetMetrics Prometheus metrics in the text exposition format.
-	// (GET /metrics)
-	GetMetrics(ctx echo.Context) error
 	// GetReadyz Readiness; not shutting down, Postgres and Redis reachable, migrations compatible.
 	// (GET /readyz)
 	GetReadyz(ctx echo.Context) error
@@ -827,15 +824,6 @@ func (w *ServerInterfaceWrapper) GetInternalPaymentOptions(ctx echo.Context) err
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetInternalPaymentOptions(ctx, userId, params)
-	return err
-}
-
-// GetMetrics converts echo context to params.
-func (w *ServerInterfaceWrapper) GetMetrics(ctx echo.Context) error {
-	var err error
-
-	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetMetrics(ctx)
 	return err
 }
 
@@ -1273,7 +1261,6 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz, options.OperationMiddlewares["getHealthz"]...)
 	router.HEAD(options.BaseURL+"/healthz", wrapper.HeadHealthz, options.OperationMiddlewares["headHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
-	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 	router.POST(options.BaseURL+"/v1/sessions", wrapper.CreateSession, options.OperationMiddlewares["createSession"]...)
 	router.GET(options.BaseURL+"/v1/bank-accounts", wrapper.ListBankAccounts, options.OperationMiddlewares["listBankAccounts"]...)
 	router.POST(options.BaseURL+"/v1/bank-accounts", wrapper.LinkBankAccount, options.OperationMiddlewares["linkBankAccount"]...)
@@ -1775,24 +1762,6 @@ func (response GetInternalPaymentOptions504ApplicationProblemPlusJSONResponse) V
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetMetricsRequestObject struct {
-}
-
-type GetMetricsResponseObject interface {
-	VisitGetMetricsResponse(w http.ResponseWriter) error
-}
-
-type GetMetrics200TextResponse string
-
-func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
-
-	w.Header().Set("Content-Type", "text/plain")
-	w.WriteHeader(200)
-
-	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -3565,9 +3534,6 @@ type StrictServerInterface interface {
 	// GetInternalPaymentOptions The payment-option tokens to charge a user with.
 	// (GET /internal/v1/users/{user_id}/payment-options)
 	GetInternalPaymentOptions(ctx context.Context, request GetInternalPaymentOptionsRequestObject) (GetInternalPaymentOptionsResponseObject, error)
-	// GetMetrics Prometheus metrics in the text exposition format.
-	// (GET /metrics)
-	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
 	// GetReadyz Readiness; not shutting down, Postgres and Redis reachable, migrations compatible.
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
@@ -3758,29 +3724,6 @@ func (sh *strictHandler) GetInternalPaymentOptions(ctx echo.Context, userId open
 		return err
 	} else if validResponse, ok := response.(GetInternalPaymentOptionsResponseObject); ok {
 		return validResponse.VisitGetInternalPaymentOptionsResponse(ctx.Response())
-	} else if response != nil {
-		return fmt.Errorf("unexpected response type: %T", response)
-	}
-	return nil
-}
-
-// GetMetrics operation middleware
-func (sh *strictHandler) GetMetrics(ctx echo.Context) error {
-	var request GetMetricsRequestObject
-
-	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetMetrics(ctx.Request().Context(), request.(GetMetricsRequestObject))
-	}
-	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetMetrics")
-	}
-
-	response, err := handler(ctx, request)
-
-	if err != nil {
-		return err
-	} else if validResponse, ok := response.(GetMetricsResponseObject); ok {
-		return validResponse.VisitGetMetricsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -4205,125 +4148,125 @@ func (sh *strictHandler) CreateSession(ctx echo.Context, params CreateSessionPar
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3pchs50uCr5HInwtQ3RYo67Lal2IiVZdmtHVlWSPLXPdv0siBWksSoCNQAKNHsDu3r7Hvsk32BBOoi",
-	"QYpW2+o57F8yWQUkEnlf/K01lNNMChRGtw5+a02QJajoz3N5ZaRC+2eCeqh4ZrgUrYPW9QSBCT1DBUOm",
-	"FEcNDIYKExSGs/QQuIFprg0IaeAGYciGE0yAiflsggq7rail8O85V5i0DozKMWrp4QSnzG6FIp+2Dn5p",
-	"CdnRtP2nqGXmGbYOWtooLsat+/uodYlGzY9GBtUyeFc4lCLRYCTMGLcQjKRCUPYVLsbQvnx7DK92dnrw",
-	"///fTq+7293bWg/SlAs+tVDtlKBwYXCMqnVvgcmYYlM0Hm3HTCWvuUi4GJ8m9gNugcqYmbSilmBTej1Z",
-	"u+FIqikzrYNWntOTy+e3m1wZZrDc4O85qnm1g6Yv156KfT5DMTaT1sGL/cgesvjvTmjHN3jHh+hOtEwO",
-	"w1wbOUX1TENCD0YwkmrGVIKJvYh38oLNgWm4Oj+6eKbh586bk/88PT7pnL7pwk/cTGRuLNmYCYJGZVcA",
+	"7H39Uhu59uCrnPXeqpjfbRtDSCaB2qolQDLsJYQC8pu5O866hfvY1qUt9ZXUOJ4p9nX2PfbJfqUj9Zct",
+	"G4dJmPuR/EXsbuno6Hx/+bfWUE4zKVAY3dr/rTVBlqCiP8/llZEK7Z8J6qHimeFStPZb1xMEJvQMFQyZ",
+	"Uhw1MBgqTFAYztID4AamuTYgpIEbhCEbTjABJuazCSrstqKWwr/nXGHS2jcqx6ilhxOcMrsVinza2v+l",
+	"JWRH0/afopaZZ9jab2mjuBi37u+j1iUaNT8cGVTL4F3hUIpEg5EwY9xCMJIKQdlXuBhD+/LtEbze2enB",
+	"//9/O73ubvf51nqQplzwqYVqpwSFC4NjVK17C0zGFJui8Wg7Yip5w0XCxfg0sR9wC1TGzKQVtQSb0uvJ",
+	"2g1HUk2Zae238pyeXD6/3eTKMIPlBn/PUc2rHTR9ufZU7PMZirGZtPZf7kX2kMV/d0I7HuMdH6I70TI5",
+	"DHNt5BTVMw0JPRjBSKoZUwkm9iLeyQs2B6bh6vzw4pmGnzvHJ/95enTSOT3uwk/cTGRuLNmYCYJGZVcA",
 	"jfYWGWjDblLsi0xjnkgxn8pcA08gQcXvMIGRklN6Mdeoun3RihxGHClXKPm5487QObU43RARGTMGlV3u",
-	"//xy1PnfrPNrr/OqOzjofPrzn4I3c5rgNJMGxXD+F5wvY+so5UyDHEF8iX/PUZvOaRIf0mFBCrTf2LOY",
-	"meyuOkhti47do36YPykctQ5a/327Yutt963eXgDN8dFIoZ4sg+m/gBk3E397Qs4imMgZ3qEC9y1dl+XS",
-	"BCS9qYEphLZnOQYZm09RmK3yLAtkqvz+9SMkOGJ5aloHI5ZqLHF8I2WKTHiwCXUhaqwdEm5xHoEeyswR",
-	"YUEjwERC/1EyN9iFl/bLF/uQor1rHUHCx9zoCOJODFJBPIhX3kV1iY+/hnvLpjqTQiNJkNdseHst33PB",
-	"j7IszG8yN0M5ReAaFA6lZbNDuGHDW+DCn9RKLWBZZkGvSfUzOWRuod/WCIdFurYwvmbJO2Zwxoiqh1IY",
+	"//xy2PnfrPNrr/O6O9jvfPrzn4I3c5rgNJMGxXD+F5wvY+sw5UyDHEF8iX/PUZvOaRIf0GFBCrTf2LOY",
+	"meyuOkhti47do36YPykctfZb/327Yutt963eXgDN8dFIoZ4sg+m/gBk3E397Qs4imMgZ3qEC9y1dl+XS",
+	"BCS9qYEphLZnOQYZm09RmK3yLAtkqvz+9SMkOGJ5alr7I5ZqLHF8I2WKTHiwCXUhaqwdEm5xHoEeyswR",
+	"YUEjwERC/1EyN9iFV/bLl3uQor1rHUHCx9zoCOJODFJBPIhX3kV1iY+/hnvLpjqTQiNJkDdseHst33PB",
+	"D7MszG8yN0M5ReAaFA6lZbMDuGHDW+DCn9RKLWBZZkGvSfUzOWRuod/WCIdFurYwvmHJO2Zwxoiqh1IY",
 	"FMb+ybIs5W7V7UzJmxSnf/6bdltshpIL95bDRfO0jvYU/g2HxpJZbpVOmtp7cToIE9ByimZiZfvMahth",
 	"9Y5ClkDbPq55Qoiacj2UYsTHucJkq9tyR/IX+JRHsheo3LYEF0utwLc3GI84pkkMlrg03aIcjZB0CdBX",
-	"BPWxFKOUD58U5qMSYpIIxPjMEmCT3ex5tOFpClxApuRYodbQjv3LAy4GxafxVuQFC9fAUntf875IubjF",
-	"BNrxWGZsPvCfD9zH9hWpaHP3pv3Yvi4kpFKMLWsPDb/D8n37wIAL92l84F5gY8bFltUU91HLk/Q1n6LM",
-	"zdNTdsITspO8QcUFGD7FQ2eurEc2EcOpsPqJpU8J+UeBnzPHj6iUVIeQoGE8ddLfHqGmxlM5hlwk6O6t",
+	"BPWRFKOUD58U5sMSYpIIxPjMEmCT3ex5tOFpClxApuRYodbQjv3LAy4GxafxVuQFC9fAUntf875IubjF",
+	"BNrxWGZsPvCfD9zH9hWpaHP3pv3Yvi4kpFKMLWsPDb/D8n37wIAL92m8715gY8bFltUU91HLk/Q1n6LM",
+	"zdNTdsITspO8QcUFGD7FA2eurEc2EcOpsPqJpU8J+UeBnzPHj6iUVAeQoGE8ddLfHqGmxlM5hlwk6O6t",
 	"pHtHyufSvJW5SJ4S+nMJOh9OQKGWuRqitVTATLh2BoQF61rKM6bG+EdJhRuZEFvIO482zX9FSPmUmwK+",
 	"90zMvezSTywImPGwwIxZ/ePM+3ZsvxjQFzVW5RqGKUdhSGInCQkEriGVw1uS5waYteNBYYbMYNIXI8ZT",
 	"K9X5WHS40AUvuMdiMv07ZPvHoJ2t76y+mparPbTqrP7p7ZorQcf9KFhuJlLxX/FJyfI915qLcQRc3LGU",
-	"JxZf+Dmz+rnmXGloa9SaSwFG3qKIgA2HFqX0P/uOx7bGoUJneNXw8tNPP3WOcjOxiw29+7BMhgQtViYS",
-	"zJgwVoy/RqYs2q1R9JppPowjqHtTO90X3Z0HvKmQafFRsDvGU2vnPy0tJ5ihSEigWv6vwDjwGqYd55k2",
+	"JxZf+Dmz+rnmXGloa9SaSwFG3qKIgA2HFqX0P/uOx7bGoUJneNXw8tNPP3UOczOxiw29+7BMhgQtViYS",
+	"zJgwVoy/QaYs2q1R9IZpPowjqHtTO92X3Z0HvKmQafFRsDvGU2vnPy0tJ5ihSEigWv6vwNj3GqYd55k2",
 	"Ctl0UPuWqDtXkDDDbphGwruUKuGCQHVGcV+0Y/pj6VXH1HVxTs9BO659Ngi824XLihf6IsgM0QNa46vy",
-	"SqakJb+nvrmfME07zmqCm9wURt8NggcIk4OanVAyh2VtGEpnEObiVsiZiEo2k6ovck2yzD4Tg2ZzDbMJ",
-	"H04OgelbWvHqzV9IYzAQOLMuW/hCrTHkxKNdsS/oThgkfDRCZRnUy3pvhnwUOs8yqQwm7zHh7Jq45I/V",
-	"PhajcX1Xu1vcJQ/ML2l3PBoOZS7MqcGp/W+mZIbKcOfL4JTxNMD2UYuTdMXPbJpZ2mnt7714vv/i+f7z",
-	"Zbe68LYCq2QTKbC50IvdFy93d1/t7e/+8GJnJ7SaNszkuh5tcgYiOXnln5kzvEmYOe8jHIuqRN0vLrBD",
-	"wEb+6AWI5a7VGvLGLmsB8ijUJ9aaCiAx/LGl0RpSyphU1JpalhyHMLYALy1RPR+CrULW8j46J+VTwyT5",
-	"7J+CTnt9X79otULkD7kOOxf+SE0sWBlMUTCDU/0QB9Rp9b7ciinF5kRNbOwl+IOsVD3ZJKiCDHd7vWg9",
-	"xr4cRXTUBpQhdL1m4tafcxlbN0zcDpj7dlBwVcU7l2zEQOGIhdiG3i2Irnrnb2wsQ48PFdlzA2YaMc2E",
-	"GexYHyf0jhMKD8Q/o9aU6Vu7cnGOfHoTjATzz8C0QcX1rS6jPinTBkakvinOc+g+pZhfEX5zKxZCUOEd",
-	"shQTa9hU5/4P+vdi//mL1kZioUJfFLiGVYdq4PGB6z7j2vxOBqkTzxKDLJyKFg6BVAuBh6SWxd+XEsZj",
-	"iMmpdf0tCHBZg1TagvgVE7QvOlemVcCyqQYpeb927MZ5HsD6VyCE+h0+nhAI/CvnsNQibSxJuOVRll7U",
-	"IPTx3ibQ1mIrhU4gD1UadJQGiKcuanqV3HbHaKyrcywTbG9RBLcW6X++s/twzqN+xgqO0EHJzDzj4nYZ",
-	"62RPkLQe5CpdPsVbsiU9+UCKYzacgxcCkRNNXDjTs8iygMxQUILLL47ATfcbyWAuzIv9VkiXeYFF9k1N",
-	"Bi9KyB9evuoFhXihSTwHacGyVtRyGAgwyhor0CcfBj6d8IUH/ormYNTKs+QLMR4SAFOnJko5EEL1gnSo",
-	"bRyi0B+RpWayTJ7Lh5e3D0upNbbscgJsdYLt5YoE2yCcXquinRcur/QhK2y1AM9hyMiyqjdlYogPyb/3",
-	"UuB8LdGRUxmWSj7tNXB0OXDup5EwnDA1RvLPuw8SgjcLSgIsAC92DiI/hB8dQNAYBz5csDqBrrkYWq+w",
-	"4qluUA64IPumUqOJG72xQgpffcCIf7QQSFdQDH01UMi8s73M8xrVYCPLYeGKixcrHC6AHzVuqoByGYnr",
-	"aOG6oNNFHrFexaCk4pXmExcrSSRMD7TkwPgIRiFWXOzwYdHSgKuxWAOkB0/8OHNjrJgwS7C7mOqgFoZ9",
-	"+By1lUKwWmOhZmw/0jjyvsIaUeRkT8g4qu1OCPsaRlIDnlXHJmNp0wMv0p1IAD+zoUnnRblEXJpmMfl4",
-	"sbMgSkeKJ3SuR5qVBOwzTUaYNdAyNqZaolwJTKAtcFaaZTqi8ha4cWbz1hdjM6rCZaUcKaJItYV2n+8H",
-	"Xl06dfhk73liFBMajqVCOLo4LWxN4InFJhOAn7k29qx0jfxXF9Jue9O0PO3i+XZ2X25UPbNKtxeKtr5k",
-	"LYiyEPNb6fQvlCO5ADC9Unj1M19vRMdWc3fPbV/HosnTp7PVoe91Xn367VW0s3f/pwelegO+EBM422LZ",
-	"M86VsmZT04g+fXMZwtYdS/OFQMwPr14+7/V63V4vAPyf+/2uO8XuBkdwq0cVSKFjXDSiZYtevg8/LasH",
-	"t6a5aAYoF+yJgM0i8LMJx4AV3oVDnUsgZ6hW72ukYemar+ybwUDoUlDVnr1Yr9q0efTGosWhw2h+clu3",
-	"oql3Hy6O/jr46ejs7OT60Rbrg6fS/8lxtny0x5qK39pEDKVOXEGci/dQRFEjVUOUEceFOrm2RoS4blrG",
-	"WzVzao35uby7T5h7IJ5p8OkhkmwPOxqLaF6yQd3Bg7foM0rL9YNvj+HV/vMfSlB8hciyJg4r4Ssq+oQp",
-	"G064wI5CltAH9ukIsDvuQtywNgZCmsFI5sJp+6XLc/svb/RjPiWVl6XM524pBMw1yKGXfhhckOqxVlTn",
-	"lUVbRUqNHo6A6p8tSShKQFqd1A6cJY4gdinXbq1IdCsIRllZFYDlWCqFqTuV0+50sAKoNku1LMp14p87",
-	"tb3AbV/GzGvFPGEwqjDCMjp+vL6+APfACoeBmxBjXU2kMjChC9L5dMrUvIjPF1Rl1wrCU1jwC4VLl6eW",
-	"S5BuFQSbkpXz8HoLDOO9EQd2PVq7Kjx4iSzhwud9Fsh/gkOn7cJm8G8hUq6f6YNAQLJjMlT1goZ2nElt",
-	"xgq1pSeFCac/pnysiCSoAi+Wt3GRvrZiJFf184eygIVPRIV5rahl+c79vWnUKCoOHUKVDxYHkqCPiOb7",
-	"Upk1Tu7v81Wb669wVlcE5K4MU6YWZX+cQ6QRE+j19p5pa7lOU9T6DTOMGLda5lSMpK8xj6fyhqeFeepK",
-	"eXwYIuQmlUsMuBjJdWTacFBeRA+RbRO4nW53LwI9kTMB0gmkKarhhAkDCdOTG8lU4v2N+rYvA4htpClr",
-	"UL0MOU3MpagWasjfQNtXoW9ZBJ2cL7g6L4Ph7BpeF7be243WRo0WIqQbGLJEPZgsZNpYmn4YtQ5++ZLU",
-	"ziKfzfDmjuMsnKz4kKEgJUJNPtSgYTVmrsBnqS26vByxX2eSC/OwQK3vucwrn6jgBIe54mZ+RbVpzhb0",
-	"4Z5jis4EWi0EFI8UCuxZWY3IE+IRVyYH7aoyHJiG0/Prk8vzo7PB8dnpyfn1VQQTZs0h0n2uOs7aaEzz",
-	"YXW2iTEZ5U8W427LGjGuB7liH525+HB1DdvF29t3O9vuqY57qgtHrnuhqP8T1Igxk+pWQ9FXVcHmJNgS",
-	"cBlTRqBa1cdT4qvCkimDSDOmgWudUzdFd3WbzcXR5fX5yWXn9E21P8v4X5yPoSsB74B8W4jy//WTdTEC",
-	"2GqI2Sa67na2/bc63gAB93Q/TpA1N3rNhrcoks5Iqs5IUdVVAjc44d4CcnGEsqkCrmstFlC+4BJzrLyj",
-	"ohKvLzZOVBJZkjcIVpIV4RldVfVVIb2+2CCm1xd9QYVFrjw7XlVHFvvOuP3nP2yBL1fTK8xwVx/nlr5D",
-	"NQe6DUuvmdHAhHdzWLrcICAanU/WCOVMQ7zQ1BRvHfQFg7JYoN4woTBL2RwTuJkbV71d/rG7DxOZKw1t",
-	"OkC1qulc+rcOwKgc463IrS+8Tw5J7tCCMEajYb/3KqrMXzZFV9G3WMVHtXLuhd1dV1qZ8iEKTdrHs4TV",
-	"WIqjYWpeM3dbTZKC12/ftqLWHSrHHq1ed6fbc9lNFCzjrYPWXrfX3XPBnQmJwG2W8e27nW5vuyATCmIj",
-	"SUMr1emaLbe3zrg2RSVVq9m0+Eu4hzBzYYpAZ9YOaUPfFNmjf9H6NslPCz1Ou73emvLGLytrbNSHBWob",
-	"rYVMYVs5qripvdMjg9l+4ZqB9r8BSK6gLwDTa1aStN985+k296XmVlfPlBRjqMts8gas7PBwvXg6uI5I",
-	"fhRVV4sbETzPn/KSinyS63Lx++893f4f6iXmzfr0TZoivlKZd8348qKiYd/88qlhVfzyyfK6d9dJ7FBD",
-	"l28A9ieOrBoo0jjehdl/VkUmrNwtxAXoCcsQ2txosO4B3YX/0EjpwhFsrKl2omiGIpPRnic1k19XisR3",
-	"aH70j3xD8eQrL0L0nvI79PXUFYYX0HeHArU+9A1iGnZ7PZhNeIpF4ILMbpULXcdEeVDd+nTv6GD5/D8i",
-	"S9Yj4NHwlkkWRiqS2sEpykJ9jcw4Z/THk6M3K6G2N7jKGqbwgNSBO3UlZwXnHtE719499+T1Wibzr3a7",
-	"wZzzfdPBsQbH/TeksGamf0V1P+HtwOGdG+vlxEe+0Yn2PAAX9YB+3uvtDelx+hNjZ/bEdS1hpYwBI2FO",
-	"HbmFt7Agc47ZcIKdYymMkulDUqeYN0Hwe2Ucer5E43atfbdSoetfaXR32Zd29h5+qWwHpBeeb7JLoJvD",
-	"vrz7aqPdGs19ldZb/17ZCVqpqQdxUXZdrZTyhXO9KNfd5516Z1qjE83y+6L3raFNsWBqHQs64uukeV0W",
-	"WEdYb//mQyj32z6F0allirzED3S3uUQMgakrUTon78ilcdplAoRInwu4OPrr+5Pz68GHi+vTD+dXg/dH",
-	"Pw+O3p1E8KIHGm7mUMSLDvtCmgmqGddIjUGOd/yC/4N8D2jPrAhk1MmOCtiNlZRVfZieyDxNiFW3ImjC",
-	"4rxJbzqAD+PAqbCyZg4jrrSBtj/bcMLEuEiXSAHMq+FrdpOLMROQZ2PFEtw6rDtCxX66L+wlSuGnJtgF",
-	"hHXgtGFiSHpZofvat8jRebpwOoKia9/ygC6LWPuiqKc8sP4VBJu0IxDSXw4tZRbSaxpK/B4sZtf6orhV",
-	"Qjrlrby/R6W0XJU3QbktXzBSq7GKI+AjK9Som9xMmOiLq+ujs5PB9Ye/nFQXD+2d59Z1yw02r7+Crh5T",
-	"h/bz3t72897+9vPe7pbzE5dskRXFe2FfrTlQpiok+x1TZcLyotp8u5wBs8GzxWSRb+r5rcDYOg2o677e",
-	"t1cvvf2HXyqb4OmFDTREOQDicaphd6OjF7M+HqVN7DsbnHxh+MLvdDVqlbdeERRCvhKtzMmysgI3rGqm",
-	"aBQf6nWOw3v/yIPUbfCz2c5SxhfoeqkPeslLdzust7cvFM0+wVyDB7pI6Np9AT9nUlOeBRz7r7W2KY33",
-	"60rleUxZOxe8zgwX4xjaTiIzDVpa/eBkfakiuEV9SsN3tJFZ5LUtN35IiLULUJOtcPXjx+s3H346H7w5",
-	"OTv661YEgeylk9a1BCa07Xali8zcAKkbLpiaP9PgY2lWC+cZTQCaSRA4QxVZmW2fxc8ZE8m2vS/FhgZU",
-	"nuJWt9zQRRvJkKM+40SiC05M2S02z5oLQt9B6flc2iWWzop3qOZuWI1d8BbnmFD0VJOO2HJBR+Ybwunp",
-	"BZWrq+FqpoBiNpEpwihFNDRSwafJU8kS8FU4qhvSOZfuyr+hjK5y3wEap+2/emBl7ZbnfjjQ/BBil4eu",
-	"93nXE+iurGY9/5VbHdKF6EluqHQyocbyC0/CdKeOHmhchhWSEVSETHFuZvhNimsZ9G5n+4aJ285Gwd5a",
-	"LkB/ywtebEBcoX0LmLuPVqZ/gBdUJqtCukbzscCkwwXpFF8jbAVFPW0TkcChEiClG+K3eZOf7qMyotFE",
-	"3slnZ8c72bpQKbRpZXd9kJubd4N9QYCWo3usE2aFDu0zdaK1qA32lbMohmqeGUy2unBUxqN2irSIwFlf",
-	"lK1rUrlYVZG2KsuKrcswm6CoUit1jNFwGIdIGtTU7Ytz6QQmDZci5y0XKbmatKxDD5R9lyHzeqHcftmo",
-	"ftCcLSbObWD7Lk54+/RtQk8rWgieOPjU6BgOsT5vJjIpjeznevmLPmzSh3+QBMXuV8yLPACpi1Q/sXvw",
-	"hdb+U4erdjd5uT4D5mmDXP88nsxKRXJGE+maHEIynVWZ4eJzn5ZbrUJCNsL2bzy5d1olRTfxqSka39Dn",
-	"a4Xj1x9huxwV2A8NIZ3KuydnyS/12P95YrorifAjzV2sz59dsm0aRs0GNDhkKun4Tqj1dmqtHO2b2qmL",
-	"8xFW2KkFzP/Cdqq9m/Kcqw1U+9g6w/RI37qBzvAODXw4ys0Ejl0vlS8X3+v5+btwfHT5ZnB58u706vry",
-	"6Pr0w/lWYYbWeu0oMehnG1j7tE5D4GsEI5/yJtfNfu5cZOu3W9ot6mGhzeCOy6L4XQOD/V6vXvJNJfkH",
-	"fbFYEPsKjISdvWoIcFEdC8zAVGoDuz270/K04O2YRgZHEA/iyD6dItPGc1Vf+LHOEcRlhWoMtX1SJsYx",
-	"uAKMk/MI4oXi2xhuca5huXDWmdjUsqVppx06Qq+3DKPO2BBdGOV/Qhc6MIA/w3/Af4P/G2+5mjaPZlfb",
-	"eTMHhQlXODQF2ih8RiOGue6LqqxyTf1n5F1rN6nYz7X1A4xd6kf4T2nxFWOMA0b9Ygn1v4RVv6oufCOz",
-	"fufrgtEsMA4ITP/UIXEtxLU63riYux9XdfDxd+P6u3H9lMY1kSflWSuFV1XSmJq4+3h5ZqWaJeOQCgwZ",
-	"NWRYb3tht9LCqTHQ22IY1JcJqeYPSmwgqKofh7APhyo73ay9FT+CsBtoul6y1/c2I4/6IPvHsv63zqA9",
-	"jhGf3MhbMus86T7TpcItdDUYK6EMtCm4Zk0jl6JxKnrrywi8NrEwmBX6kKGgWuxSg1tvQcmZRhWBlvSz",
-	"HuyW8iZFXbxL3Mf0IyUxZEre+ehmeYIbTKUY68rS8EB14aOb2lqzX0dSjTGhDkMfaqccfPnEs/IrhbDf",
-	"2z90WUD/hjUO93uvrFjoi2ISbGF0clfXDR8aSf3Ary+AFN6wKu0Yrq1lYwL2TF9Yr77tbeLrj5fnAyt/",
-	"XNGCvYKB39+ZndZac61zcbB0oCYgrmqz555OynwXDv/AwqEwzBeEwxohQFU5ndRPs1sVNnIxA8oofDGx",
-	"VYUkG8WBPvqfheg+ZVTnu3X2ra0zH3Xyg9YpkJAXcp7SR+WIGvexH7sdHpW4RXJymCJTVuMUDXEFiRNN",
-	"UywjqMSOFlctfllEozFpUXpXzs7xZXb+x0ZI9KOwSEui2k/V0MflaHFIONGJayJcSsRXEyS/JjN9vehZ",
-	"Bd+KuJnF2D88g/57MlowCFj9gk6YT8Ixv/P6vCtXTO6y0tUMrrUTsw4a4yQsVzvDr0hxyDtUfUGywPLz",
-	"LWKmm7NPXXlxu5jTBMclNEXRi+PgUng0plgVEHPVF4FBYQeOa0tGLypYuYGT86PXZydvouZv1M1YRt86",
-	"0URwNyHtizaDi5PzN6fn7+opbp/IZhpiL3p8jp4bDdXMWP+LRRQls5KI+q3jdyfXYVPw7NEq+XeFwqIv",
-	"FVLfJhneGCz3xPGytfLxrPhVK1/j7H4yYsY4hVWLQHhJOO2SJLa+R8y+R8yePB1NtBzSCksOwmMaL4oJ",
-	"WH9E50WomwLWNlN04aoc1BVbVu0Lat6YsCxz/SMogDU7FMKSWTsb76Hq/n+2GvzAILcVFqK/+O73avp/",
-	"QPswDfTpPtNFPX01to5+mjIqfmdxlLKxjooSY33oh5K4svutNSKkGNpRb+RcV/ZYTNh4pmv54rb7obSy",
-	"EScCzcU4pfjbVqDi0Zu+fdE4ZdGBRusS5IdVXtpZm5W9VlZAVgWQDPREKtNJ+R0mfeEMbWj8ShsVwFvL",
-	"86Guy8akE999GQz51X9Y4V8i7Rn8qYinznl6fIYSnf46JUW7/9g21+9G2r+DkdaQ0IUwbFQFVhOFyPls",
-	"SJy66C1l7Sc/zEHdFYKChnzRbKSD7e2d3R+6vW6vu3PwsveyR5zul/htyZ9xXf4RdVJQ/wOJUN+C5Lr9",
-	"ncSisUMiAamGE9TGfdKtUpG1HgcrjBZ/wGksKA1TTVL6sl98KX4Nv8DA8havGzOWvBYMjFracHq637BZ",
-	"FLe865mPjdRjn4U6KnJPdKmLwYxGtJObJQVdg8Fp3OW9j5lKQOGY020QxUyUzMeTYC1XkdIK1WLVNnMp",
-	"hOXN3obbwH3vd6173Dc+1YaB1C6F6sJru5Xtevef7v8rAAD//w==",
+	"SqakJb+nvrmfME07zmqCm9wURt8NggcIk/2anVAyh2VtGEpnEObiVsiZiEo2k6ovck2yzD4Tg2ZzDbMJ",
+	"H04OgOlbWvHq+C+kMRgInFmXLXyh1hhy4tGu2Bd0JwwSPhqhsgzqZb03Qz4KnWeZVAaT95hwdk1c8sdq",
+	"H4vRuL6r3S3ukgfml7Q7Hg6HMhfm1ODU/jdTMkNluPNlcMp4GmD7qMVJuuJnNs0s7bT2nr98sffyxd6L",
+	"Zbe68LYCq2QTKbC50Mvdl692d18/39v94eXOTmg1bZjJdT3a5AxEcvLKPzNneJMwc95HOBZVibpfXGCH",
+	"gI380QsQy12rNeSNXdYC5FGoT6w1FUBi+GNLozWklDGpqDW1LDkOYWwBXlqiej4EW4Ws5X10Tsqnhkny",
+	"2T8Fnfb6vn7RaoXIH3Iddi78kZpYsDKYomAGp/ohDqjT6n25FVOKzYma2NhL8AdZqXqySVAFGe72etF6",
+	"jH05iuioDShD6HrDxK0/5zK2bpi4HTD37aDgqop3LtmIgcIRC7ENvVsQXfXO39hYhh4fKrLnBsw0YpoJ",
+	"M9ixPk7oHScUHoh/Rq0p07d25eIc+fQmGAnmn4Fpg4rrW11GfVKmDYxIfVOc58B9SjG/IvzmViyEoMI7",
+	"ZCkm1rCpzv0f9O/l3ouXrY3EQoW+KHANqw7VwOMD133GtfmdDFInniUGWTgVLRwCqRYCD0kti78vJYzH",
+	"EJNT6/pbEOCyBqm0BfErJmhfdK5Mq4BlUw1S8n7t2I3zPID1r0AI9Tt8PCEQ+FfOYalF2liScMujLL2o",
+	"QejjvU2grcVWCp1AHqo06CgNEE9d1PQque2O0VhX50gm2N6iCG4t0v9iZ/fhnEf9jBUcoYOSmXnGxe0y",
+	"1smeIGk9yFW6fIq3ZEt68oEUx2w4By8EIieauHCmZ5FlAZmhoASXXxyBm+43ksFcmJd7rZAu8wKL7Jua",
+	"DF6UkD+8et0LCvFCk3gO0oJlrajlMBBglDVWoE8+DHw64QsP/BXNwaiVZ8kXYjwkAKZOTZRyIITqBelQ",
+	"2zhEoT8iS81kmTyXDy9vH5ZSa2zZ5QTY6gTbqxUJtkE4vVZFOy9cXulDVthqAZ7DkJFlVW/KxBAfkn/v",
+	"pcD5WqIjpzIslXzaa+DocuDcTyNhOGFqjOSfdx8kBG8WlARYAF7sHER+CD86gKAxDny4YHUCXXMxtF5h",
+	"xVPdoBxwQfZNpUYTN3pjhRS++oAR/2ghkK6gGPpqoJB5Z3uZ5zWqwUaWw8IVFy9WOFwAP2rcVAHlMhLX",
+	"0cJ1QaeLPGK9ikFJxSvNJy5WkkiYHmjJgfERjEKsuNjhw6KlAVdjsQZID574cebGWDFhlmB3MdVBLQz7",
+	"8DlqK4VgtcZCzdh+pHHkfYU1osjJnpBxVNudEPY1jKQGPKuOTcbSpgdepDuRAH5mQ5POi3KJuDTNYvLx",
+	"YmdBlI4UT+hcjzQrCdhnmowwa6BlbEy1RLkSmEBb4Kw0y3RE5S1w48zmrS/GZlSFy0o5UkSRagvtvtgL",
+	"vLp06vDJ3vPEKCY0HEmFcHhxWtiawBOLTSYAP3Nt7FnpGvmvLqTd9qZpedrF8+3svtqoemaVbi8UbX3J",
+	"WhBlIea30ulfKEdyAWB6pfDqZ77eiI6t5u6e276ORZOnT2erQ9/rvP702+to5/n9nx6U6g34QkzgbItl",
+	"zzhXyppNTSP69PgyhK07luYLgZgfXr960ev1ur1eAPg/9/tdd4rdDY7gVo8qkELHuGhEyxa9fB9+WlYP",
+	"bk1z0QxQLtgTAZtF4GcTjgErvAuHOpdAzlCt3tdIw9I1X9k3g4HQpaCqPXuxXrVp8+iNRYtDh9H85LZu",
+	"RVPvPlwc/nXw0+HZ2cn1oy3WB0+l/5PjbPlojzUVv7WJGEqduII4F++hiKJGqoYoI44LdXJtjQhx3bSM",
+	"t2rm1Brzc3l3nzD3QDzT4NNDJNkedjQW0bxkg7qDB2/RZ5SW6wffHsHrvRc/lKD4CpFlTRxWwldU9AlT",
+	"NpxwgR2FLKEP7NMRYHfchbhhbQyENIORzIXT9kuX5/Zf3ujHfEoqL0uZz91SCJhrkEMv/TC4INVjrajO",
+	"K4u2ipQaPRwB1T9bklCUgLQ6qR04SxxB7FKu3VqR6FYQjLKyKgDLkVQKU3cqp93pYAVQbZZqWZTrxD93",
+	"anuB276MmdeKecJgVGGEZXT8eH19Ae6BFQ4DNyHGuppIZWBCF6Tz6ZSpeRGfL6jKrhWEp7DgFwqXLk8t",
+	"lyDdKgg2JSvn4fUWGMZ7Iw7serR2VXjwElnChc/7LJD/BIdO24XN4N9CpFw/0weBgGTHZKjqBQ3tOJPa",
+	"jBVqS08KE05/TPlYEUlQBV4sb+MifW3FSK7q5w9lAQufiArzWlHL8p37e9OoUVQcOoQqHywOJEEfEc33",
+	"pTJrnNzf56s211/hrK4IyF0Zpkwtyv44h0gjJtDrPX+mreU6TVHrY2YYMW61zKkYSV9jHk/lDU8L89SV",
+	"8vgwRMhNKpcYcDGS68i04aC8jB4i2yZwO93u8wj0RM4ESCeQpqiGEyYMJExPbiRTifc36tu+CiC2kaas",
+	"QfUq5DQxl6JaqCE/hravQt+yCDo5X3B1XgXD2TW8Lmz9fDdaGzVaiJBuYMgS9WCykGljafph1Nr/5UtS",
+	"O4t8NsObO46zcLLiQ4aClAg1+VCDhtWYuQKfpbbo8nLEfp1JLszDArW+5zKvfKKCExzmipv5FdWmOVvQ",
+	"h3uOKDoTaLUQUDxSKLBnZTUiT4hHXJkctKvKcGAaTs+vTy7PD88GR2enJ+fXVxFMmDWHSPe56jhrozHN",
+	"h9XZJsZklD9ZjLsta8S4HuSKfXTm4sPVNWwXb2/f7Wy7pzruqS4cuu6Fov5PUCPGTKpbDUVfVQWbk2BL",
+	"wGVMGYFqVR9Pia8KS6YMIs2YBq51Tt0U3dVtNheHl9fnJ5ed0+Nqf5bxvzgfQ1cC3gH5thDl/+sn62IE",
+	"sNUQs0103e1s+291vAEC7ul+nCBrbvSGDW9RJJ2RVJ2RoqqrBG5wwr0F5OIIZVMFXNdaLKB8wSXmWHlH",
+	"RSVeX2ycqCSyJG8QrCQrwjO6quqrQnp9sUFMry/6ggqLXHl2vKqOLPadcXsvftgCX66mV5jhrj7OLX2H",
+	"ag50G5ZeM6OBCe/msHS5QUA0Op+sEcqZhnihqSne2u8LBmWxQL1hQmGWsjkmcDM3rnq7/GN3DyYyVxra",
+	"dIBqVdO59G/tg1E5xluRW194nxyS3KEFYYxGw17vdVSZv2yKrqJvsYqPauXcC7u7rrQy5UMUmrSPZwmr",
+	"sRRHw9S8Zu62miQFb96+bUWtO1SOPVq97k6357KbKFjGW/ut591e97kL7kxIBG6zjG/f7XR72wWZUBAb",
+	"SRpaqU7XbLm9dca1KSqpWs2mxV/CPYSZC1MEOrN2SBv6psge/YvWt0l+Wuhx2u311pQ3fllZY6M+LFDb",
+	"aC1kCtvKUcVN7Z0eGcz2C9cMtPcNQHIFfQGY3rCSpP3mO0+3uS81t7p6pqQYQ11mkzdgZYeH6+XTwXVI",
+	"8qOoulrciOB58ZSXVOSTXJeL3//50+3/oV5i3qxP36Qp4iuVedeMLy8qGvbNL58aVsUvnyyve3edxA41",
+	"dPkGYH/iyKqBIo3jXZi9Z1VkwsrdQlyAnrAMoc2NBuse0F34D42ULhzBxppqJ4pmKDIZ7XlSM/l1pUh8",
+	"h+ZH/8g3FE++8iJE7ym/Q19PXWF4AX13KFDrA98gpmG314PZhKdYBC7I7Fa50HVMlAfVrU/3jg6Wz/8j",
+	"smQ9Ah4Nb5lkYaQiqR2coizU18iMc0Z/PDk8Xgm1vcFV1jCFB6QO3KkrOSs495DeufbuuSevNzKZf7Xb",
+	"Deac75sOjjU47r8hhTUz/Suq+wlv+w7v3FgvJz70jU605z64qAf0817v+ZAepz8xdmZPXNcSVsoYMBLm",
+	"1JFbeAsLMueIDSfYOZLCKJk+JHWKeRMEv1fGoedLNG7X2ncrFbr+lUZ3l31p5/nDL5XtgPTCi012CXRz",
+	"2Jd3X2+0W6O5r9J6698rO0ErNfUgLsquq5VSvnCuF+W6+7xT70xrdKJZfl/0vjW0KRZMrWNBR3ydNK/L",
+	"AusI6+3ffAjlftunMDq1TJGX+IHuNpeIITB1JUrn5B25NE67TIAQ6XMBF4d/fX9yfj34cHF9+uH8avD+",
+	"8OfB4buTCF72QMPNHIp40UFfSDNBNeMaqTHI8Y5f8H+Q7wHtmRWBjDrZUQG7sZKyqg/TE5mnCbHqVgRN",
+	"WJw36U0H8GEcOBVW1sxhxJU20PZnG06YGBfpEimAeTV8zW5yMWYC8mysWIJbB3VHqNhP94W9RCn81AS7",
+	"gLAOnDZMDEkvK3Rf+xY5Ok8XTkdQdO1bHtBlEWtfFPWU+9a/gmCTdgRC+suhpcxCek1Did/9xexaXxS3",
+	"SkinvJX396iUlqvyJii35QtGajVWcQR8ZIUadZObCRN9cXV9eHYyuP7wl5Pq4qG988K6brnB5vVX0NVj",
+	"6tB+0Xu+/aK3t/2it7vl/MQlW2RF8V7YV2sOlKkKyX7HVJmwvKg23y5nwGzwbDFZ5Jt6fiswtk4D6rqv",
+	"9+3VS2/v4ZfKJnh6YQMNUQ6AeJxq2N3o6MWsj0dpE/vOBidfGL7wO12NWuWtVwSFkK9EK3OyrKzADasa",
+	"ymf9ulKLHFH6ykVxM8PFOIa2E01Mg5ZWUDqhV8pKbmFIaQqNNjKLvNrhxk/LsAoSNSnNqx8/Xh9/+Ol8",
+	"cHxydvjXrQgCaTwntmqZPGjb7UpfkblJSjdcMDV/psEHlaw6yjMahTOTIHCGKrLCyz6LnzMmkm3LlooN",
+	"Dag8xa1uuaELu5FFQw23iUTnpU/ZLTbPmgtC337pAlzaJZbOineo5m5qi13wFueYUBhRk7DcctE35juj",
+	"6ekF3aOrKWOmgGI2kSnCKEU0NFvA54tTyRLw5SiqGxK+l+7Kv6GwqpLAAflE23/1CMPaLc/9lJz5AcQu",
+	"IVtveK5nkl19yXrHr9zqgC5ET3JDNYQJdVhfeBKmO3X0QHMjrLSIoCJkCvgyw29SXOsX3u1s3zBx29ko",
+	"6lkLiutvecGLnXgr1FABc/fRWuUPcAfKrE1I6Go+Fph0uCDh6otlraCo5y8iEjhUC6O0qd9u8yY/3Uel",
+	"a99E3slnZ9A62bpQMrNpiXN9opkb/IJ9QYCWM2ysN2KFDu0zdaK1KJL1JaQohmqeGUy2unBYBmZ2ivyA",
+	"wFlflD1cUrmgTZG/Ketrre08m6Cocgx1jNGUFIdImljU7Ytz6QQmTVkiLyYXKflctKxDD5QNiCE7c6Hu",
+	"fNm6fNCuK0avbWAELo46+/RtYjAraumfOArTaJ0NsT5vZvQon+oHXPmLPmjSh3+QBMXuV0wQPACpC9k+",
+	"sZ38hWbvU8dtdjd5uT4M5WmjPf88Jv1KRXJGo9maHEIynVUp0uJzn59arUJCNsL2bzy5d1olRTf6qCka",
+	"j+nztcLx689yXXaP90LTOKfy7slZ8ktd13+e4OZKIvxIAwjrg1iXbJuGUbMBDQ6ZSjq+JWi9nVqry/qm",
+	"durioIAVdmoB87+wnWrvpjznagPVPrbOMD3Ut26yMbxDAx8OczOBI9dU5Oumn/f8IFo4Orw8HlyevDu9",
+	"ur48vD79cL5VmKG1pjPKkPkmf2uf1mkIfLFc5HO/5LrZz52LbP12S7tFYSi0GdxxWVSBa2Cw1+vVa5+p",
+	"Nn2/LxYrQ1+DkbDzvJqGW5SJAjMwldrAbs/utDw2dzum2bkRxIM4sk+nyLTxXNUXfr5xBHFZqhlDbZ+U",
+	"iXEMrhLh5DyCeKEKNYZbnGtYriB1Jjb1LmnaaYeO0Ostw6gzNkQXRvmf0IUODODP8B/w3+D/xluuuMuj",
+	"2RU53sxBYcIVDk2BNooj0axdrvuiqi9cUwgZedfajez1A179JF+XAxH+U1p8xTzfgFG/WEv8L2HVryqQ",
+	"3sis3/m6YDQrbQMC0z91QFwLca2gNS4G0MdVQXj83bj+blw/pXFN5EkJx0rhVSUlpibuPl6eWalmyTik",
+	"AkNGDRnW217YrbRwagz0tpiK9GVCqvnLChsIqupXEuzDoRJHN3Ruxa8B7Aa6j5fs9eebkUd9ovtjWf9b",
+	"p5Iex4hPbuQtmXWedJ/pUuEWuhqMlVAG2hRcs6aRS9E4Fb31ZQReG90XzAp9yFBQUXKpwa23oORMo4pA",
+	"S/p9C3ZLeZOiQNxlsGP6tY4YMiXvfHSzPMENplKMdWVpeKC68NGNL63ZryOpxphQq50PtVMyunziWfmV",
+	"Qtjr7R24dJh/wxqHe73XViz0RTEStTA6uStwhg+N7HbgZwhACm9YlXYM19ayMQF7pi+sV9/2NvH1x8vz",
+	"gZU/Lntvr2Dg93dmp7XWXA9ZHMyh1wTEVW0I29NJme/C4R9YOBSG+YJwWCMEqDylk/qxbqvCRi5mQBmF",
+	"Lya2qqJiozjQR//7CN2njOp8t86+tXXmo05+4jgFEvJCzlP6qJzV4j7286fDMwO3SE4OU2TKapyiM6wg",
+	"caJpimUEldjh4qrFT2xoNCYtatDKITK+3sz/6gaJfhQWaUlU+80W+ricsQ0JJzpx3XRLifhqlOLXZKav",
+	"Fz2r4FsRN7MY+4dn0H9PRgsGAaufkgnzSTjmd14f/OSqql1WuhpGtXZ01H5jroLlamf4FSkOeYeqL0gW",
+	"WH6+Rcx0cwioq7NtFwOL4KiEpih6cRxcCo/GOKcCYq76IjAxa99xbcnoRSknN3Byfvjm7OQ4av5Y24xl",
+	"9K0TTQR3E9K+aDO4ODk/Pj1/V09x+0Q20xB70eNz9NxoqIan+p/uoSiZlUTUeBy/O7kOm4Jnj1bJvysU",
+	"Fn2pkPo2yfDGhLUnjpetlY9nxc87+WJf99sJM8YprFoEwkvCaZcksfU9YvY9Yvbk6Wii5ZBWWHIQHtOB",
+	"UIyC+iNaEEJtBbC2q6ALV+XEqtiyal9QF8OEZZlrpEABrFmqH5bM2tl4D5W5/7MVowcmmq2wEP3Fd7+X",
+	"lf8D2odpoGH1mS4Ky6v5bfQbjVHxg4OjlI11VJQY6wM/ncPVn2+tESHF9Ip6R+O6ssdi1MQzXcsXt90v",
+	"hpUdKRFoLsYpxd+2AhWP3vTti8Ypi1YsWpcgP6jy0s7arOy1sgKyKoBkoCdSmU7K7zDpC2doQ+PnyqgA",
+	"3lqeD7UfNkZ++DbEYMiv/gsD/xJpz+BvJjx1ztPjM5To9NcpKdr9x/Z7fjfS/h2MtIaELoRhoyqwGq1D",
+	"zmdD4tRFbylrP/mpBuquEBQ07YqGBO1vb+/s/tDtdXvdnf1XvVc94nS/xG9L/oxvd3cTC3wLhOt2l2o4",
+	"QW0UM1LpLrxHo/jQPZkpOeKpT8QQGEkx9owlU26dXW1QWA/o8Pj96fng8Pj4ciuizooioOczmLXWCCvD",
+	"Fn8AaSwoe1NNIvqyX0wpfk2+QNzyFm8aM4q88gyMKtpw+rjfsFlLt7zrmQ+p1EOmhRYrUlZEC4sxkEaQ",
+	"lJslvV6DwSnq5b2PmLJ3PeZ0t0RoEyXz8SRYAlZkwkIlXLXNXOZhebO34TZq3ztd6772/VK1YRq1S6Fy",
+	"8tpuZbvb/af7/woAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
@@ -48,6 +51,8 @@ type App struct {
 	rdb     redis.UniversalClient
 	server  *http.Server
 	ln      net.Listener
+	admin   *http.Server // /metrics and /debug/pprof, on ADMIN_ADDR
+	adminLn net.Listener
 	Metrics *metrics.Metrics
 
 	// Sandbox is the embedded upstream sandbox, nil in upstream mode.
@@ -130,6 +135,13 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	if err != nil {
 		return nil, fmt.Errorf("SNAP_PRIVATE_KEY_FILE: %w", err)
 	}
+
+	a.Metrics.RegisterPools(a.pool, a.rdb)
+	if a.adminLn, err = new(net.ListenConfig).Listen(ctx, "tcp", cfg.AdminAddr); err != nil {
+		return nil, fmt.Errorf("ADMIN_ADDR %s: %w", cfg.AdminAddr, err)
+	}
+	a.admin = &http.Server{Handler: adminHandler(a.Metrics.Registry), ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+		ErrorLog: zap.NewStdLog(log.Named("admin"))}
 
 	// The API listens before the handler is built: the card-binding redirect targets need its
 	// real address when PUBLIC_BASE_URL is not set (an ephemeral port in tests).
@@ -345,6 +357,22 @@ func (a *App) startSandbox(ctx context.Context, snapPublicKey *rsa.PublicKey) (s
 	return url, nil
 }
 
+// adminHandler serves operators: Prometheus metrics (gzip and OpenMetrics when asked for) and
+// the runtime profiles. None of it is on the public listener.
+func adminHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// AdminAddr is the address of the operators' listener.
+func (a *App) AdminAddr() string { return a.adminLn.Addr().String() }
+
 // Addr is the address the API listens on.
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
@@ -362,6 +390,11 @@ func (a *App) SandboxURL() string {
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(a.ln) }()
+	go func() {
+		if err := a.admin.Serve(a.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("admin listener stopped", zap.Error(err))
+		}
+	}()
 	a.log.Info("listening", zap.String("addr", a.Addr()))
 
 	var serveErr error
@@ -384,6 +417,7 @@ func (a *App) Serve(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
 	err := a.server.Shutdown(shutdownCtx)
+	_ = a.admin.Shutdown(shutdownCtx) // metrics until the end: nothing to drain that matters
 	if a.sandboxSrv != nil {
 		err = errors.Join(err, a.sandboxSrv.Shutdown(shutdownCtx))
 	}
@@ -411,6 +445,9 @@ func (a *App) close() {
 	}
 	if a.ln != nil {
 		_ = a.ln.Close() // already closed after Serve; needed when New fails after listening
+	}
+	if a.adminLn != nil {
+		_ = a.adminLn.Close()
 	}
 	if a.sandboxSrv != nil {
 		_ = a.sandboxSrv.Close()

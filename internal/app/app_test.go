@@ -156,7 +156,7 @@ func TestIdempotentReplay(t *testing.T) {
 			t.Fatalf("error answer not replayed: %s / %s", r1.body, r2.body)
 		}
 	})
-	metrics := string(in.do("GET", "/metrics", "").body)
+	metrics := string(in.admin("/metrics").body)
 	for _, want := range []string{`bff_idempotency_events_total{event="replayed"} 2`, `bff_idempotency_events_total{event="mismatch"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
@@ -265,7 +265,7 @@ func TestUpstreamFailures(t *testing.T) {
 		if n := in.app.Sandbox.Calls(sandbox.OpGoPayBankDetails) - before; n != 3 {
 			t.Fatalf("%d attempts, want 3", n)
 		}
-		m := string(in.do("GET", "/metrics", "").body)
+		m := string(in.admin("/metrics").body)
 		if !strings.Contains(m, `bff_upstream_requests_total{operation="bank_details",outcome="server_error",upstream="gopay"} 2`) {
 			t.Fatalf("upstream metrics missing the failed attempts:\n%s", grep(m, "bff_upstream_requests_total"))
 		}
@@ -388,7 +388,7 @@ func TestOperations(t *testing.T) {
 		t.Fatalf("readyz: %d %s", r.status, r.body)
 	}
 	in.do("GET", "/v1/bank-accounts", "")
-	m := string(in.do("GET", "/metrics", "").body)
+	m := string(in.admin("/metrics").body)
 	for _, want := range []string{
 		`bff_http_requests_total{method="GET",route="/v1/bank-accounts",status="401"} 1`,
 		`bff_http_request_duration_seconds_bucket{method="GET",route="/readyz"`,

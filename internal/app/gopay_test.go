@@ -85,7 +85,7 @@ func counter(t *testing.T, name string, want map[string]string, instances ...*in
 	total := 0.0
 	for _, in := range instances {
 		parser := expfmt.NewTextParser(model.UTF8Validation)
-		families, err := parser.TextToMetricFamilies(strings.NewReader(string(in.do("GET", "/metrics", "").body)))
+		families, err := parser.TextToMetricFamilies(strings.NewReader(string(in.admin("/metrics").body)))
 		if err != nil {
 			t.Fatal(err)
 		}

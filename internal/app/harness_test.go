@@ -47,6 +47,7 @@ func newEnv(t *testing.T) env {
 	redisURL, _, prefix := testenv.Redis(t)
 	e := env{
 		"HTTP_ADDR":             "127.0.0.1:0",
+		"ADMIN_ADDR":            "127.0.0.1:0",
 		"SANDBOX_ADDR":          "127.0.0.1:0",
 		"DATABASE_URL":          testenv.Postgres(t),
 		"REDIS_URL":             redisURL,
@@ -390,4 +391,10 @@ func (e env) directDB() string {
 		return u
 	}
 	return e["DATABASE_URL"]
+}
+
+// admin GETs path from the instance's operators' listener (/metrics, /debug/pprof).
+func (in *instance) admin(path string) response {
+	in.t.Helper()
+	return (&instance{t: in.t, base: "http://" + in.app.AdminAddr(), client: http.DefaultClient}).plain("GET", path, "")
 }

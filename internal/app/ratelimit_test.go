@@ -44,7 +44,7 @@ func TestBogusSignInsAreLimitedAcrossInstances(t *testing.T) {
 	if last.header.Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")
 	}
-	m := string(a.do("GET", "/metrics", "").body)
+	m := string(a.admin("/metrics").body)
 	if !strings.Contains(m, `bff_rate_limit_events_total{outcome="limited",policy="sessions_per_ip"}`) {
 		t.Fatalf("limit not counted:\n%s", grep(m, "rate_limit"))
 	}

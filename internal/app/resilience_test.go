@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,5 +214,38 @@ func TestMigrateOnStartOff(t *testing.T) {
 	}
 	if r := readyz(); r.status != 200 {
 		t.Fatalf("after migrate up: %d %s", r.status, r.body)
+	}
+}
+
+// Operators' endpoints live on the admin listener only: /metrics (with the build, pool and
+// runtime collectors, OpenMetrics when asked) and /debug/pprof. The public listener has neither.
+func TestAdminListener(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t))
+	for _, path := range []string{"/metrics", "/debug/pprof/"} {
+		if r := in.plain("GET", path, ""); r.status != 404 {
+			t.Errorf("public %s: %d, want 404", path, r.status)
+		}
+	}
+	m := in.admin("/metrics")
+	for _, want := range []string{"go_build_info", "pgxpool_acquire_count", "bff_redis_pool_hits_total", "process_cpu_seconds_total",
+		"go_goroutines", "bff_http_requests_total"} {
+		if m.status != 200 || !strings.Contains(string(m.body), want) {
+			t.Errorf("admin /metrics lacks %s (%d)", want, m.status)
+		}
+	}
+	if r := in.admin("/debug/pprof/"); r.status != 200 || !strings.Contains(string(r.body), "goroutine") {
+		t.Errorf("admin /debug/pprof/: %d", r.status)
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", "http://"+in.app.AdminAddr()+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("OpenMetrics with gzip: Content-Type %q, Content-Encoding %q", ct, resp.Header.Get("Content-Encoding"))
 	}
 }

@@ -184,7 +184,7 @@ func TestPostgresBlipIs503AndLosesNoLink(t *testing.T) {
 	if n := in.accounts(auth); n != 2 {
 		t.Fatalf("%d accounts stored, want both", n)
 	}
-	metrics := string(in.do("GET", "/metrics", "").body)
+	metrics := string(in.admin("/metrics").body)
 	if strings.Contains(metrics, `status="500"`) {
 		t.Fatalf("a store blip answered 500:\n%s", grep(metrics, `status="500"`))
 	}
@@ -365,11 +365,11 @@ func TestSmallExposures(t *testing.T) {
 	in := start(t, e.with("DATABASE_URL", throughProxy(t, e["DATABASE_URL"], p)))
 
 	t.Run("JunkMethodsDoNotGrowMetrics", func(t *testing.T) {
-		before := len(in.do("GET", "/metrics", "").body)
+		before := len(in.admin("/metrics").body)
 		for i := range 200 {
 			in.plain(fmt.Sprintf("JUNK%04d", i), "/v1/bank-accounts", "")
 		}
-		m := string(in.do("GET", "/metrics", "").body)
+		m := string(in.admin("/metrics").body)
 		if strings.Contains(m, "JUNK") || !strings.Contains(m, `method="OTHER"`) {
 			t.Fatalf("junk methods reached the labels:\n%s", grep(m, "JUNK"))
 		}
@@ -441,9 +441,9 @@ func TestClientThatLeavesIs499(t *testing.T) {
 		t.Fatal("the request was answered; the client should have gone first")
 	}
 	waitFor(t, func() bool {
-		return strings.Contains(string(in.do("GET", "/metrics", "").body), `method="POST",route="/v1/bank-accounts",status="499"`)
+		return strings.Contains(string(in.admin("/metrics").body), `method="POST",route="/v1/bank-accounts",status="499"`)
 	})
-	m := string(in.do("GET", "/metrics", "").body)
+	m := string(in.admin("/metrics").body)
 	if strings.Contains(m, `status="500"`) {
 		t.Fatalf("a client leaving was counted as 500:\n%s", grep(m, `status="500"`))
 	}

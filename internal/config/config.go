@@ -32,6 +32,7 @@ type Config struct {
 	HTTPWriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s" help:"time to handle a request and write the answer; above the upstream retry budget"`
 	ShutdownDelay         time.Duration `env:"SHUTDOWN_DELAY" envDefault:"5s" help:"on SIGTERM, how long /readyz answers 503 while the listener keeps serving, so load balancers stop sending before the drain (SHUTDOWN_TIMEOUT) begins"`
 	MigrateOnStart        bool          `env:"MIGRATE_ON_START" envDefault:"true" help:"apply migrations at start-up; false in upstream mode leaves them to 'server migrate up', run before a rollout (sandbox mode always migrates)"`
+	AdminAddr             string        `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9090" help:"operators' listener: /metrics (Prometheus, OpenMetrics) and /debug/pprof; keep it off the public network"`
 	RequestTimeout        time.Duration `env:"REQUEST_TIMEOUT" envDefault:"20s" help:"deadline of each request: its upstream calls and their retries, the database and Redis share it, and the client gets 504 upstream_timeout by then; at most HTTP_WRITE_TIMEOUT minus 5s"`
 	HTTPIdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" help:"keep-alive idle time"`
 	HTTPMaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"65536" help:"largest accepted request body; larger ones get 413"`

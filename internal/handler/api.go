@@ -1,14 +1,11 @@
 package handler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 	"go.uber.org/zap"
 
 	"github.com/gopay-miniapp/bff/internal/api"
@@ -39,7 +36,6 @@ type server struct {
 	cards        *service.CardBindings
 	internalAuth *service.InternalAuth
 	checks       []ReadinessCheck
-	gatherer     prometheus.Gatherer
 	metrics      *metrics.Metrics
 	log          *zap.Logger
 	limiter      *ratelimit.Limiter
@@ -75,21 +71,6 @@ func (s *server) GetReadyz(ctx context.Context, _ api.GetReadyzRequestObject) (a
 		return api.GetReadyz503JSONResponse{Status: api.NotReady, Checks: checks}, nil
 	}
 	return api.GetReadyz200JSONResponse{Status: api.Ready, Checks: checks}, nil
-}
-
-func (s *server) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
-	families, err := s.gatherer.Gather()
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, f := range families {
-		if err := enc.Encode(f); err != nil {
-			return nil, err
-		}
-	}
-	return api.GetMetrics200TextResponse(buf.String()), nil
 }
 
 func (s *server) CreateSession(ctx context.Context, req api.CreateSessionRequestObject) (api.CreateSessionResponseObject, error) {

@@ -87,7 +87,7 @@ func New(d Deps) (*echo.Echo, error) {
 		idempotent(d.Idempotency, d.Metrics, d.Log),
 	)
 	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, gopay: d.GoPay, cards: d.Cards, internalAuth: d.InternalAuth,
-		checks: d.Readiness, gatherer: d.Metrics.Registry, metrics: d.Metrics, log: d.Log,
+		checks: d.Readiness, metrics: d.Metrics, log: d.Log,
 		limiter: d.Limiter, policies: d.Policies}
 	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
 	if err := ops.cover(e.Routes()); err != nil {

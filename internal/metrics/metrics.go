@@ -88,6 +88,7 @@ func New() *Metrics {
 		}, []string{"outcome"}),
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit, m.LinkCache, m.UpstreamCircuit,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector())
 	return m
 }

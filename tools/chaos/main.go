@@ -169,7 +169,7 @@ func (w *world) start() error {
 		"ENCRYPTION_KEYS="+seal.NewKeySpec("c1", 32), "BLIND_INDEX_KEY="+seal.NewKeySpec("x", 32)[2:],
 		"SESSION_KEYS="+seal.NewKeySpec("c1", 32), "INTERNAL_CLIENTS=payments:"+config.HashSecret("chaos"),
 		"GOPAY_TIMEOUT=1s", "SNAP_TIMEOUT=1s", "MIDTRANS_TIMEOUT=1s", "REQUEST_TIMEOUT=4s", "HTTP_WRITE_TIMEOUT=10s",
-		"SHUTDOWN_DELAY=1500ms", "SHUTDOWN_TIMEOUT=8s", "LOG_LEVEL=warn",
+		"SHUTDOWN_DELAY=1500ms", "ADMIN_ADDR=127.0.0.1:0", "SHUTDOWN_TIMEOUT=8s", "LOG_LEVEL=warn",
 		"RATE_LIMIT_SESSIONS_PER_IP=off", "RATE_LIMIT_SESSIONS_PER_AUTH_CODE=off", "RATE_LIMIT_WRITES_PER_USER=off",
 		"RATE_LIMIT_TOKENS_PER_IP=off", "RATE_LIMIT_TOKENS_PER_CLIENT=off")...)
 	// CHAOS_SERVER_ENV (KEY=VALUE,...) overrides the servers' settings, to see what one of them

@@ -35,7 +35,7 @@ for op in gopay.bank_details snap.inquiry; do
   curl -sf -X PUT $sb/sandbox/faults/$op -d '{"latency_ms":50}' >/dev/null
 done
 # mean_ms METRIC LABEL-REGEX -> mean of a histogram's observations so far, in ms
-mean_ms() { curl -s $api/metrics | awk -v m="$1" -v l="$2" '$1 ~ "^"m"_sum" && $1 ~ l { s += $2 } $1 ~ "^"m"_count" && $1 ~ l { n += $2 } END { if (n == 0) print "0 0"; else printf "%.6f %d\n", s * 1000 / n, n }'; }
+mean_ms() { curl -s $admin/metrics | awk -v m="$1" -v l="$2" '$1 ~ "^"m"_sum" && $1 ~ l { s += $2 } $1 ~ "^"m"_count" && $1 ~ l { n += $2 } END { if (n == 0) print "0 0"; else printf "%.6f %d\n", s * 1000 / n, n }'; }
 for what in links refresh; do
   case $what in
     links) route='route="/v1/bank-accounts"' op='operation="bank_details"' ;;

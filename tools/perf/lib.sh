@@ -7,7 +7,8 @@ cp -r "$repo/../shared/perf/." "$perf/" && chmod -R u+w "$perf"
 (cd "$perf" && go build -o bin/ ./cmd/...)
 api=http://127.0.0.1:19081 sb=http://127.0.0.1:19082
 dev=/tmp/perfdev-$tag; rm -rf "$dev"; mkdir -p "$dev"
-export HTTP_ADDR=127.0.0.1:19081 SANDBOX_ADDR=127.0.0.1:19082 DEV_STATE_DIR=$dev LOG_LEVEL=error \
+admin=http://127.0.0.1:19083
+export HTTP_ADDR=127.0.0.1:19081 SANDBOX_ADDR=127.0.0.1:19082 ADMIN_ADDR=127.0.0.1:19083 DEV_STATE_DIR=$dev LOG_LEVEL=error \
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/perf_bff_$tag?sslmode=disable" REDIS_KEY_PREFIX="perf$tag:" \
   RATE_LIMIT_SESSIONS_PER_IP=off RATE_LIMIT_SESSIONS_PER_AUTH_CODE=off RATE_LIMIT_WRITES_PER_USER=off \
   RATE_LIMIT_TOKENS_PER_IP=off RATE_LIMIT_TOKENS_PER_CLIENT=off
