@@ -106,6 +106,9 @@ func TestOpenInquiryCircuitServesStaleOptions(t *testing.T) {
 	if n := in.app.Sandbox.Calls(sandbox.OpSNAPInquiry) - calls; n != 0 {
 		t.Fatalf("%d inquiries reached GoPay with the circuit open", n)
 	}
+	if n := testutil.ToFloat64(in.app.Metrics.StaleOptions.WithLabelValues("upstream_unavailable", "internal")); n != 3 {
+		t.Fatalf("bff_payment_options_stale_served_total %v, want 3", n)
+	}
 }
 
 // With Redis down, a request that needs it fails at once, and the reads the README promises

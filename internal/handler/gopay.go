@@ -80,6 +80,7 @@ func (s *server) ListGoPayPaymentOptions(ctx context.Context, req api.ListGoPayP
 		PaymentOptions: make([]api.PaymentOption, 0, len(o.Options))}
 	if o.RefreshError != nil {
 		out.StaleReason = &o.RefreshError.Code
+		s.metrics.StaleOptions.WithLabelValues(o.RefreshError.Code, "user").Inc()
 	}
 	for _, p := range o.Options {
 		out.PaymentOptions = append(out.PaymentOptions, api.PaymentOption{Name: p.Name, Active: p.Active,
@@ -116,6 +117,7 @@ func (s *server) GetInternalPaymentOptions(ctx context.Context, req api.GetInter
 		PaymentOptions: make([]api.InternalPaymentOption, 0, len(o.Options))}
 	if o.RefreshError != nil {
 		out.StaleReason = &o.RefreshError.Code
+		s.metrics.StaleOptions.WithLabelValues(o.RefreshError.Code, "internal").Inc()
 	}
 	for _, p := range o.Options {
 		out.PaymentOptions = append(out.PaymentOptions, api.InternalPaymentOption{Name: p.Name, Active: p.Active,

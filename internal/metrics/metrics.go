@@ -38,6 +38,7 @@ type Metrics struct {
 	RateLimit        *prometheus.CounterVec
 	LinkCache        *prometheus.CounterVec
 	UpstreamCircuit  *prometheus.GaugeVec
+	StaleOptions     *prometheus.CounterVec
 }
 
 func New() *Metrics {
@@ -82,12 +83,16 @@ func New() *Metrics {
 			Name: "bff_upstream_circuit_state",
 			Help: "Circuit breaker state per upstream operation: 0 closed, 1 half-open (probing), 2 open (failing fast).",
 		}, []string{"upstream", "operation"}),
+		StaleOptions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_payment_options_stale_served_total",
+			Help: "Payment options answered marked stale because their refresh failed, by the failure's code and audience (user, internal).",
+		}, []string{"reason", "audience"}),
 		LinkCache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bff_link_cache_events_total",
 			Help: "In-memory link and payment-options cache: hit, miss, invalidated (a write here or on another instance), publish_failed (other instances keep theirs up to PAYMENT_OPTIONS_CACHE_TTL).",
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit, m.LinkCache, m.UpstreamCircuit,
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit, m.LinkCache, m.UpstreamCircuit, m.StaleOptions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector())
 	return m
