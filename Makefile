@@ -16,6 +16,7 @@ test: sdk-deps ## run every test with the race detector (needs Postgres and Redi
 	tools/redis-cluster.sh $(REDIS_TESTS)
 	tools/redis-sentinel.sh $(REDIS_TESTS)
 	tools/pgbouncer.sh $(GO) test -race -count=1 ./internal/app
+	cd deploy/prometheus && $(GO) test -race -count=1 ./... # alert rules and dashboard: a module of its own
 
 # What runs again against a three-master Redis Cluster (tools/redis-cluster.sh) and a Sentinel-
 # watched primary (tools/redis-sentinel.sh): every package that keeps state in Redis, and the

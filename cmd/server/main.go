@@ -24,6 +24,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/config"
 	"github.com/gopay-miniapp/bff/internal/logging"
 	"github.com/gopay-miniapp/bff/internal/repo"
+	"github.com/gopay-miniapp/bff/internal/tracing"
 )
 
 func main() {
@@ -74,6 +75,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// (Set here, once per process, not in app.New, which tests run many times in parallel.)
 		redis.SetLogger(logging.Printf{Log: log, Name: "go-redis"})
 		bi := buildinfo.Read()
+		stopTracing, err := tracing.Setup(ctx, getenv, bi.Version)
+		if err != nil {
+			return fmt.Errorf("tracing: %w", err)
+		}
+		defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
 		log.Info("starting", zap.String("version", bi.Version), zap.String("commit", bi.Commit), zap.String("go", bi.GoVersion))
 		log.Info("configuration", cfg.LogFields()...)
 		a, err := app.New(ctx, cfg, log)

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
@@ -316,6 +317,10 @@ func openRedis(ctx context.Context, cfg *config.Config) (redis.UniversalClient, 
 		opts.Addrs, opts.MasterName = splitAddrs(cfg.RedisSentinelAddrs), cfg.RedisSentinelMaster
 	}
 	rdb := redis.NewUniversalClient(opts)
+	// A span per command, with its name only: arguments are keys and sealed values.
+	if err := redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false)); err != nil {
+		return nil, err
+	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("cannot reach Redis at %s: %w\n  -> %s", strings.Join(opts.Addrs, ","), err, redisHelp)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/gopay-miniapp/bff/internal/idempotency"
@@ -27,7 +28,11 @@ func requestContext(log *zap.Logger) echo.MiddlewareFunc {
 			c.Response().Header().Set(echo.HeaderXRequestID, rid)
 			// Lazy: the field is encoded only if the request logs something (most log one line,
 			// and none below the configured level).
-			l := log.WithLazy(zap.String("request_id", rid))
+			fields := []zap.Field{zap.String("request_id", rid)}
+			if sc := trace.SpanContextFromContext(c.Request().Context()); sc.HasTraceID() {
+				fields = append(fields, zap.Stringer("trace_id", sc.TraceID()))
+			}
+			l := log.WithLazy(fields...)
 			c.SetRequest(c.Request().WithContext(logging.WithLogger(c.Request().Context(), l)))
 			return next(c)
 		}

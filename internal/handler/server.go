@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	oapimw "github.com/oapi-codegen/echo-middleware"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 	"go.uber.org/zap"
 
 	"github.com/gopay-miniapp/bff/internal/api"
@@ -21,6 +22,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/ratelimit"
 	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
+	"github.com/gopay-miniapp/bff/internal/tracing"
 )
 
 func init() {
@@ -74,6 +76,8 @@ func New(d Deps) (*echo.Echo, error) {
 	e.HTTPErrorHandler = errorHandler(d.Log)
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
 	e.Use(
+		// The request's span: first, so everything below (and the log lines) can name its trace.
+		otelecho.Middleware(tracing.Name),
 		requestContext(d.Log),
 		observe(d.Metrics, d.Log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: logPanic(d.Log)}),

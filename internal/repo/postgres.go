@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
@@ -62,6 +63,9 @@ func Open(ctx context.Context, databaseURL string, maxConns int32, queryMode str
 		// the kernel's TCP timeout (minutes); an unreachable database must fail fast as 503.
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
+	// A span per query, named by the statement; query parameters are never recorded (they are
+	// sealed values and ids, but a span is no place for either).
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
 	// uuid.UUID is a driver.Valuer that renders itself as text; registered, it is sent and
 	// read as its 16 bytes (the text path was 5-6% of a read's CPU, docs/performance.md).
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {

@@ -97,10 +97,10 @@ func circuitValue(s gobreaker.State) int {
 
 // guard runs one attempt through the operation's circuit. An open circuit answers at once
 // with a permanent 503 that carries Retry-After.
-func (c *Client) guard(ctx context.Context, req Request) (*Response, string, error) {
+func (c *Client) guard(ctx context.Context, req Request, number int) (*Response, string, error) {
 	var outcome string
 	resp, err := c.breakers.get(req.Operation).Execute(func() (*Response, error) {
-		r, o, err := c.attempt(ctx, req)
+		r, o, err := c.attempt(ctx, req, number)
 		outcome = o
 		switch {
 		case err != nil && ctx.Err() != nil:

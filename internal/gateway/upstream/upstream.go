@@ -17,11 +17,17 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/logging"
 	"github.com/gopay-miniapp/bff/internal/metrics"
+	"github.com/gopay-miniapp/bff/internal/tracing"
 )
 
 // maxResponseBytes caps what is read of an upstream answer.
@@ -120,7 +126,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	attempt := 0
 	op := func() (*Response, error) {
 		attempt++
-		resp, outcome, err := c.guard(ctx, req)
+		resp, outcome, err := c.guard(ctx, req, attempt)
 		var pe *prepareError
 		if errors.As(err, &pe) {
 			return nil, backoff.Permanent(err)
@@ -189,11 +195,23 @@ type prepareError struct{ err error }
 func (e *prepareError) Error() string { return "prepare: " + e.err.Error() }
 func (e *prepareError) Unwrap() error { return e.err }
 
-func (c *Client) attempt(ctx context.Context, req Request) (resp *Response, outcome string, err error) {
+func (c *Client) attempt(ctx context.Context, req Request, number int) (resp *Response, outcome string, err error) {
 	start := time.Now()
+	// One span per attempt, named by upstream and operation. Its attributes are those labels,
+	// the attempt number and the outcome: never the URL (a query may hold a token) or a header.
+	ctx, span := tracing.Tracer().Start(ctx, "upstream "+c.name+" "+req.Operation, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("upstream", c.name), attribute.String("operation", req.Operation), attribute.Int("attempt", number)))
 	defer func() {
 		c.metrics.UpstreamRequests.WithLabelValues(c.name, req.Operation, outcome).Inc()
 		c.metrics.UpstreamDuration.WithLabelValues(c.name, req.Operation, outcome).Observe(time.Since(start).Seconds())
+		span.SetAttributes(attribute.String("outcome", outcome))
+		if resp != nil {
+			span.SetAttributes(attribute.Int("http.response.status_code", resp.Status))
+		}
+		if outcome != metrics.OutcomeOK && outcome != metrics.OutcomeClientError {
+			span.SetStatus(codes.Error, outcome)
+		}
+		span.End()
 	}()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -209,6 +227,8 @@ func (c *Client) attempt(ctx context.Context, req Request) (resp *Response, outc
 			return nil, metrics.OutcomeNetworkError, &prepareError{err: err}
 		}
 	}
+	// W3C traceparent, so the provider's traces (and ours) join up. No upstream signs it.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(hreq.Header))
 	hres, err := c.http.Do(hreq)
 	if err != nil {
 		return nil, classify(ctx, err), redact(err)
