@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg.DatabaseMigrationsURL != "" { // a direct connection when DATABASE_URL is a pooler
 			url = cfg.DatabaseMigrationsURL
 		}
-		pool, err := repo.Open(ctx, url, 2, "")
+		pool, err := repo.Open(ctx, url, 2, repo.PoolOptions{})
 		if err != nil {
 			return err
 		}

@@ -220,6 +220,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		Log:            log,
 		MaxBodyBytes:   cfg.HTTPMaxBodyBytes,
 		RequestTimeout: cfg.RequestTimeout,
+		Traced:         cfg.TracingOn(),
 		Limiter:        ratelimit.New(a.rdb, cfg.RedisKeyPrefix, a.Metrics.RateLimit, log),
 		Policies:       ratePolicies(cfg),
 		TrustedProxies: trusted,
@@ -269,7 +270,7 @@ func migrate(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool) error 
 	if cfg.DatabaseMigrationsURL == "" {
 		return repo.Migrate(pool, "up")
 	}
-	direct, err := repo.Open(ctx, cfg.DatabaseMigrationsURL, 1, "")
+	direct, err := repo.Open(ctx, cfg.DatabaseMigrationsURL, 1, repo.PoolOptions{})
 	if err != nil {
 		return fmt.Errorf("DATABASE_MIGRATIONS_URL: %w", err)
 	}
@@ -278,11 +279,11 @@ func migrate(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool) error 
 }
 
 func openPostgres(ctx context.Context, cfg *config.Config, log *zap.Logger) (*pgxpool.Pool, error) {
-	pool, err := repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, cfg.DatabaseQueryMode)
+	pool, err := repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, repo.PoolOptions{QueryMode: cfg.DatabaseQueryMode, Traced: cfg.TracingOn()})
 	if err != nil && repo.IsMissingDatabase(err) && cfg.Sandbox() {
 		log.Info("database does not exist; creating it (sandbox mode)")
 		if err = repo.CreateDatabase(ctx, cfg.DatabaseURL); err == nil {
-			pool, err = repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, cfg.DatabaseQueryMode)
+			pool, err = repo.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, repo.PoolOptions{QueryMode: cfg.DatabaseQueryMode, Traced: cfg.TracingOn()})
 		}
 	}
 	switch {
@@ -318,8 +319,10 @@ func openRedis(ctx context.Context, cfg *config.Config) (redis.UniversalClient, 
 	}
 	rdb := redis.NewUniversalClient(opts)
 	// A span per command, with its name only: arguments are keys and sealed values.
-	if err := redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false)); err != nil {
-		return nil, err
+	if cfg.TracingOn() {
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false)); err != nil {
+			return nil, err
+		}
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()

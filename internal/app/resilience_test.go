@@ -207,7 +207,7 @@ func TestMigrateOnStartOff(t *testing.T) {
 	if r := readyz(); r.status != 503 || r.json(t)["checks"].(map[string]any)["migrations"] != "unavailable" {
 		t.Fatalf("unmigrated database: %d %s", r.status, r.body)
 	}
-	pool, err := repo.Open(ctx, e["DATABASE_URL"], 1, "")
+	pool, err := repo.Open(ctx, e["DATABASE_URL"], 1, repo.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

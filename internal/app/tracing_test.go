@@ -19,7 +19,7 @@ func TestLinkRequestTrace(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
 	otel.SetTextMapPropagator(propagation.TraceContext{})
-	in := start(t, newEnv(t))
+	in := start(t, newEnv(t).with("TRACING", "on")) // no OTLP endpoint here: the test's provider records
 	sb := in.app.SandboxURL()
 	auth := in.login(sb, "traced")
 	number := "4455667788"

@@ -33,6 +33,9 @@ type Config struct {
 	ShutdownDelay         time.Duration `env:"SHUTDOWN_DELAY" envDefault:"5s" help:"on SIGTERM, how long /readyz answers 503 while the listener keeps serving, so load balancers stop sending before the drain (SHUTDOWN_TIMEOUT) begins"`
 	MigrateOnStart        bool          `env:"MIGRATE_ON_START" envDefault:"true" help:"apply migrations at start-up; false in upstream mode leaves them to 'server migrate up', run before a rollout (sandbox mode always migrates)"`
 	AdminAddr             string        `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9090" help:"operators' listener: /metrics (Prometheus, OpenMetrics) and /debug/pprof; keep it off the public network"`
+	Tracing               string        `env:"TRACING" envDefault:"auto" help:"OpenTelemetry spans: auto (on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set), on, off; off costs nothing per request"`
+	OTLPEndpoint          string        `env:"OTEL_EXPORTER_OTLP_ENDPOINT" help:"OTLP/HTTP collector for traces (the standard OpenTelemetry variable; the other OTEL_* apply too)"`
+	OTLPTracesEndpoint    string        `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" help:"OTLP/HTTP endpoint for traces only (standard OpenTelemetry variable)"`
 	RequestTimeout        time.Duration `env:"REQUEST_TIMEOUT" envDefault:"20s" help:"deadline of each request: its upstream calls and their retries, the database and Redis share it, and the client gets 504 upstream_timeout by then; at most HTTP_WRITE_TIMEOUT minus 5s"`
 	HTTPIdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" help:"keep-alive idle time"`
 	HTTPMaxBodyBytes      int64         `env:"HTTP_MAX_BODY_BYTES" envDefault:"65536" help:"largest accepted request body; larger ones get 413"`
@@ -234,6 +237,13 @@ func (c *Config) upstreamCredentials() []struct{ name, value string } {
 	}
 }
 
+// TracingOn says whether requests, queries and Redis commands get spans: the instrumentation
+// costs CPU on every request even with nothing exporting (10-30% of a read's), so it is
+// installed only when traces go somewhere, or when asked for.
+func (c *Config) TracingOn() bool {
+	return c.Tracing == "on" || c.Tracing == "auto" && (c.OTLPEndpoint != "" || c.OTLPTracesEndpoint != "")
+}
+
 // requestMargin is what HTTP_WRITE_TIMEOUT keeps above REQUEST_TIMEOUT: up to 3 s to record
 // what an upstream already did (service.recordTimeout) and the rest to write the answer.
 const requestMargin = 5 * time.Second
@@ -278,6 +288,9 @@ func (c *Config) validate() problems {
 	}
 	if (c.RedisSentinelAddrs == "") != (c.RedisSentinelMaster == "") {
 		bad("REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_ADDRS and REDIS_SENTINEL_MASTER go together")
+	}
+	if c.Tracing != "auto" && c.Tracing != "on" && c.Tracing != "off" {
+		bad("TRACING", "want auto, on or off")
 	}
 	if c.ShutdownDelay < 0 {
 		bad("SHUTDOWN_DELAY", "must not be negative")

@@ -46,6 +46,7 @@ type Deps struct {
 	Log            *zap.Logger
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration // each request's deadline
+	Traced         bool          // a span per request (TRACING)
 	Limiter        *ratelimit.Limiter
 	Policies       Policies
 	TrustedProxies []*net.IPNet // whose X-Forwarded-For names the client; none: the TCP peer is the client
@@ -75,9 +76,11 @@ func New(d Deps) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log)
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
-	e.Use(
+	if d.Traced {
 		// The request's span: first, so everything below (and the log lines) can name its trace.
-		otelecho.Middleware(tracing.Name),
+		e.Use(otelecho.Middleware(tracing.Name))
+	}
+	e.Use(
 		requestContext(d.Log),
 		observe(d.Metrics, d.Log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: logPanic(d.Log)}),

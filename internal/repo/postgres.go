@@ -45,9 +45,15 @@ func QueryMode(name string) (pgx.QueryExecMode, error) {
 	return m, nil
 }
 
-// Open connects a pool and checks the database answers. queryMode is a QueryMode name ("" is
-// the default, cache_statement).
-func Open(ctx context.Context, databaseURL string, maxConns int32, queryMode string) (*pgxpool.Pool, error) {
+// PoolOptions are how Open sets up a pool beyond its URL.
+type PoolOptions struct {
+	QueryMode string // a QueryMode name; "" is the default, cache_statement
+	Traced    bool   // a span per query (TRACING); off, queries pay nothing for it
+}
+
+// Open connects a pool and checks the database answers.
+func Open(ctx context.Context, databaseURL string, maxConns int32, o PoolOptions) (*pgxpool.Pool, error) {
+	queryMode := o.QueryMode
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, errors.New("repo: DATABASE_URL does not parse") // the URL may hold a password: do not echo it
@@ -65,7 +71,9 @@ func Open(ctx context.Context, databaseURL string, maxConns int32, queryMode str
 	}
 	// A span per query, named by the statement; query parameters are never recorded (they are
 	// sealed values and ids, but a span is no place for either).
-	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	if o.Traced {
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	}
 	// uuid.UUID is a driver.Valuer that renders itself as text; registered, it is sent and
 	// read as its 16 bytes (the text path was 5-6% of a read's CPU, docs/performance.md).
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {

@@ -17,7 +17,7 @@ import (
 func newRepos(t *testing.T) (*Users, *BankAccounts) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := Open(ctx, testenv.Postgres(t), 4, "")
+	pool, err := Open(ctx, testenv.Postgres(t), 4, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestReplaceOptionsChangesOnlyWhatChanged(t *testing.T) {
 func TestMigrationCompatibilityWindow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := Open(ctx, testenv.Postgres(t), 2, "")
+	pool, err := Open(ctx, testenv.Postgres(t), 2, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
