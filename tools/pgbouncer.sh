@@ -8,7 +8,13 @@
 # through it with DATABASE_QUERY_MODE=exec, and migrate over a direct DATABASE_MIGRATIONS_URL.
 # PgBouncer refuses to run as root, so it runs as the postgres user.
 set -euo pipefail
-command -v pgbouncer >/dev/null || { echo "pgbouncer is not installed: apt-get install -y pgbouncer" >&2; exit 1; }
+# make test must work on a fresh machine: install Debian's pgbouncer when it is missing.
+if ! command -v pgbouncer >/dev/null; then
+  echo "pgbouncer: installing Debian's package" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q pgbouncer >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q pgbouncer >/dev/null; } ||
+    { echo "pgbouncer is not installed and could not be: apt-get install -y pgbouncer" >&2; exit 1; }
+fi
 dir=$(mktemp -d)
 chmod 777 "$dir"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
