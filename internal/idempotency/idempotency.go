@@ -72,9 +72,10 @@ const bodyAAD = "idempotency.response"
 
 // Claim is the right to run the request under a key, held until Complete or Release.
 type Claim struct {
-	store *Store
-	key   string
-	value string // the exact in-progress record, compared before it is replaced
+	store       *Store
+	key         string
+	value       string // the exact in-progress record, compared before it is replaced
+	fingerprint string
 
 	stopRenewing func() // ends the lease renewal; idempotent
 }
@@ -91,7 +92,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 	// and answers what is there, atomically.
 	raw, err := s.rdb.SetArgs(ctx, rkey, value, redis.SetArgs{Mode: "NX", Get: true, TTL: s.lease}).Result()
 	if errors.Is(err, redis.Nil) {
-		c := &Claim{store: s, key: rkey, value: string(value)}
+		c := &Claim{store: s, key: rkey, value: string(value), fingerprint: fingerprint}
 		c.renew(context.WithoutCancel(ctx))
 		return c, nil, nil
 	}
@@ -162,17 +163,12 @@ func (c *Claim) Abandon() { c.stopRenewing() }
 // Complete stores the answer for replay.
 func (c *Claim) Complete(ctx context.Context, resp Response) error {
 	c.stopRenewing()
-	rec, err := decodeRecord([]byte(c.value))
-	if err != nil {
-		return err
-	}
 	sealed, err := c.store.sealer.Seal(resp.Body, bodyAAD, c.key)
 	if err != nil {
 		return err
 	}
 	resp.Body = sealed
-	rec.Owner, rec.Response = "", &resp
-	return c.swap(ctx, string(rec.encode()), c.store.ttl)
+	return c.swap(ctx, string(record{Fingerprint: c.fingerprint, Response: &resp}.encode()), c.store.ttl)
 }
 
 // Release gives the key up without an answer, so a retry runs the request again. Used when

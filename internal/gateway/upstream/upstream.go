@@ -189,7 +189,8 @@ type attemptError struct {
 func (e *attemptError) Error() string { return e.outcome + ": " + e.err.Error() }
 func (e *attemptError) Unwrap() error { return e.err }
 
-// prepareError is a Prepare failure: nothing was sent, and retrying will not help.
+// prepareError ends a call before anything is sent, for good: Prepare failed, or the
+// operation's circuit is open (breaker.go). Retrying now would not help.
 type prepareError struct{ err error }
 
 func (e *prepareError) Error() string { return "prepare: " + e.err.Error() }
