@@ -41,6 +41,7 @@ type Options struct {
 	SNAPPublicKey     *rsa.PublicKey // verifies the B2B token request's signature
 	MidtransServerKey string
 	CardClientID      string           // X-CLIENT-KEY of Get OAuth Code (32 characters)
+	DemoAPIURL        string           // the API the demo mini app calls; default http://127.0.0.1:8080
 	AuthCodeTTL       time.Duration    // default 5 minutes, as GoPay documents
 	Now               func() time.Time // default time.Now
 }
@@ -79,6 +80,9 @@ func New(opts Options) *Sandbox {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.DemoAPIURL == "" {
+		opts.DemoAPIURL = "http://127.0.0.1:8080"
+	}
 	return &Sandbox{
 		opts:          opts,
 		authCodes:     map[string]*authCode{},
@@ -107,6 +111,7 @@ func (s *Sandbox) Handler() http.Handler {
 	s.snapRoutes(mux)
 	s.coreRoutes(mux)
 	s.cardRoutes(mux)
+	s.demoRoutes(mux)
 	mux.HandleFunc("POST /sandbox/auth-codes", s.mintAuthCode)
 	mux.HandleFunc("POST /sandbox/account-tokens", s.mintAccountToken)
 	mux.HandleFunc("PUT /sandbox/faults/{operation}", s.putFault)
