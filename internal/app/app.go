@@ -151,18 +151,35 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 	}
 	publicBase := cfg.PublicBaseURL
 	if publicBase == "" {
-		publicBase = "http://" + a.Addr()
+		publicBase = browserURL(a.ln.Addr())
 	}
 	gopayURL, snapURL, midtransURL, cardURL, webviewURL := cfg.GoPayBaseURL, cfg.SNAPBaseURL, cfg.MidtransBaseURL, cfg.CardBaseURL, cfg.CardWebviewBaseURL
+	returnURL := cfg.CardReturnURL
+	corsOrigins, err := cfg.CORSOrigins()
+	if err != nil {
+		return nil, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err)
+	}
 	if cfg.Sandbox() {
-		sandboxURL, err := a.startSandbox(ctx, &snapKey.PublicKey)
+		sandboxURL, err := a.startSandbox(ctx, &snapKey.PublicKey, publicBase)
 		if err != nil {
 			return nil, err
 		}
 		gopayURL, snapURL, midtransURL, cardURL = sandboxURL, sandboxURL, sandboxURL, sandboxURL
+		// What a browser opens (the card webview, the demo) names the sandbox as a browser
+		// reaches it.
+		pages := browserURL(a.sandboxLn.Addr())
 		if webviewURL == "" {
-			webviewURL = sandboxURL + "/sandbox/card-webview"
+			webviewURL = pages + "/sandbox/card-webview"
 		}
+		// The demo mini app is served by the sandbox, on its own origin, and calls the API
+		// from the browser; a card binding ends back in it.
+		corsOrigins = append(corsOrigins, demoOrigins(a.sandboxLn.Addr())...)
+		if returnURL == "" {
+			returnURL = pages + sandbox.DemoPath
+		}
+	}
+	if returnURL == "" {
+		returnURL = config.DefaultCardReturnURL
 	}
 	upstreamClient := func(name string, timeout time.Duration, attempts int) *upstream.Client {
 		return upstream.New(upstream.Options{Name: name, Timeout: timeout, MaxAttempts: attempts, Metrics: a.Metrics, Log: log,
@@ -199,7 +216,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		GoPay:        service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.PaymentOptionsMaxAge, cfg.StaleTokensMaxAge),
 		Cards: service.NewCardBindings(snapClient, repo.NewCardBindings(a.pool), service.CardBindingConfig{
 			Card:        snap.CardOptions{BaseURL: cardURL, ClientID: cfg.CardClientID, MerchantID: cfg.CardMerchantID},
-			WebviewBase: webviewURL, RedirectURLs: handler.CardRedirectURLs(publicBase), ReturnURL: cfg.CardReturnURL, TTL: cfg.CardBindingTTL,
+			WebviewBase: webviewURL, RedirectURLs: handler.CardRedirectURLs(publicBase), ReturnURL: returnURL, TTL: cfg.CardBindingTTL,
 		}),
 		InternalAuth:   service.NewInternalAuth(clients, internalSigner, cfg.InternalTokenTTL),
 		Signer:         signer,
@@ -224,6 +241,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		Limiter:        ratelimit.New(a.rdb, cfg.RedisKeyPrefix, a.Metrics.RateLimit, log),
 		Policies:       ratePolicies(cfg),
 		TrustedProxies: trusted,
+		CORSOrigins:    corsOrigins,
 	})
 	if err != nil {
 		return nil, err
@@ -342,11 +360,11 @@ func splitAddrs(s string) []string {
 }
 
 // startSandbox serves the embedded sandbox and returns its base URL.
-func (a *App) startSandbox(ctx context.Context, snapPublicKey *rsa.PublicKey) (string, error) {
+func (a *App) startSandbox(ctx context.Context, snapPublicKey *rsa.PublicKey, apiURL string) (string, error) {
 	a.Sandbox = sandbox.New(sandbox.Options{
 		GoPayClientID: a.cfg.GoPayClientID, GoPayClientSecret: a.cfg.GoPayClientSecret,
 		SNAPClientKey: a.cfg.SNAPClientKey, SNAPClientSecret: a.cfg.SNAPClientSecret, SNAPPublicKey: snapPublicKey,
-		MidtransServerKey: a.cfg.MidtransServerKey, CardClientID: a.cfg.CardClientID,
+		MidtransServerKey: a.cfg.MidtransServerKey, CardClientID: a.cfg.CardClientID, DemoAPIURL: apiURL,
 	})
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", a.cfg.SandboxAddr)
 	if err != nil {
@@ -362,7 +380,27 @@ func (a *App) startSandbox(ctx context.Context, snapPublicKey *rsa.PublicKey) (s
 	url := "http://" + ln.Addr().String()
 	a.log.Warn("SANDBOX MODE: upstreams are played by the embedded sandbox; development keys in use",
 		zap.String("sandbox_url", url), zap.String("dev_keys_file", a.cfg.DevKeysFile))
+	a.log.Info("demo mini app: open it in a browser", zap.String("url", browserURL(ln.Addr())+sandbox.DemoPath))
 	return url, nil
+}
+
+// browserURL is the http URL a browser on this machine opens for a listener: a wildcard
+// address (0.0.0.0, in a container) is reached as 127.0.0.1.
+func browserURL(addr net.Addr) string {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("http://127.0.0.1:%d", tcp.Port)
+	}
+	return "http://" + addr.String()
+}
+
+// demoOrigins are the origins a browser gives the demo page served at addr: as browserURL
+// names it, and localhost for a loopback or wildcard one (both open the same page).
+func demoOrigins(addr net.Addr) []string {
+	out := []string{browserURL(addr)}
+	if tcp, ok := addr.(*net.TCPAddr); ok && (tcp.IP.IsLoopback() || tcp.IP.IsUnspecified()) {
+		out = append(out, fmt.Sprintf("http://localhost:%d", tcp.Port))
+	}
+	return out
 }
 
 // adminHandler serves operators: Prometheus metrics (gzip and OpenMetrics when asked for) and
@@ -383,6 +421,14 @@ func (a *App) AdminAddr() string { return a.adminLn.Addr().String() }
 
 // Addr is the address the API listens on.
 func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// DemoURL is where a browser opens the demo mini app, or "" in upstream mode.
+func (a *App) DemoURL() string {
+	if a.sandboxLn == nil {
+		return ""
+	}
+	return browserURL(a.sandboxLn.Addr()) + sandbox.DemoPath
+}
 
 // SandboxURL is the embedded sandbox's base URL, or "" in upstream mode.
 func (a *App) SandboxURL() string {

@@ -50,7 +50,9 @@ func stateOf(t *testing.T, webview string) (redirect string) {
 
 func TestCardBindingRoundTrip(t *testing.T) {
 	t.Parallel()
-	in := start(t, newEnv(t))
+	// The mini app's deep link, as production configures it (sandbox mode's default is the
+	// demo page; TestDemoMiniAppInChromium comes back through it).
+	in := start(t, newEnv(t).with("CARD_RETURN_URL", "gopay-miniapp://card-binding"))
 	sb := in.app.SandboxURL()
 	alice, bob := in.login(sb, "card-alice"), in.login(sb, "card-bob")
 

@@ -83,7 +83,7 @@ type Config struct {
 	CardClientID       string        `env:"CARD_CLIENT_ID" help:"X-CLIENT-KEY of Get OAuth Code: the 32-character client_id (PJP name)"`
 	CardMerchantID     string        `env:"CARD_MERCHANT_ID" help:"6-character merchant id of card registration (merchantId and X-PARTNER-ID)"`
 	CardWebviewBaseURL string        `env:"CARD_WEBVIEW_BASE_URL" help:"card-binding webview; the auth code is appended as ?authCode="`
-	CardReturnURL      string        `env:"CARD_RETURN_URL" envDefault:"gopay-miniapp://card-binding" help:"where the user is sent back into the mini app after a card binding"`
+	CardReturnURL      string        `env:"CARD_RETURN_URL" help:"where the user is sent back into the mini app after a card binding; default gopay-miniapp://card-binding, in sandbox mode the demo mini app"`
 	CardBindingTTL     time.Duration `env:"CARD_BINDING_TTL" envDefault:"15m" help:"how long a started card binding can be completed"`
 	PublicBaseURL      string        `env:"PUBLIC_BASE_URL" help:"this service's external base URL, for the card-binding redirect targets; default http://HTTP_ADDR"`
 
@@ -102,6 +102,7 @@ type Config struct {
 	IdempotencyTTL     time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h" help:"how long a completed request is replayed for its idempotency key"`
 	IdempotencyLockTTL time.Duration `env:"IDEMPOTENCY_LOCK_TTL" envDefault:"10s" help:"lease of an in-progress key: renewed every third of it while its request runs, so it is how long the key stays blocked after its instance dies"`
 
+	CORSAllowedOrigins              string          `env:"CORS_ALLOWED_ORIGINS" help:"origins of the mini app pages that may call the /v1 API from a browser, comma-separated (scheme://host[:port]); sandbox mode adds the demo's"`
 	TrustedProxies                  string          `env:"TRUSTED_PROXIES" help:"CIDRs of the proxies in front of the service, comma-separated; only they may name the client in X-Forwarded-For. Empty: the TCP peer is the client"`
 	RateLimitSessionsPerIP          ratelimit.Limit `env:"RATE_LIMIT_SESSIONS_PER_IP" envDefault:"120/1m" help:"POST /v1/sessions per client address (N/duration, or off)"`
 	RateLimitSessionsPerAuthCode    ratelimit.Limit `env:"RATE_LIMIT_SESSIONS_PER_AUTH_CODE" envDefault:"5/1m" help:"POST /v1/sessions per auth code (single use: retries only)"`
@@ -372,6 +373,9 @@ func (c *Config) validate() problems {
 	if _, err := c.TrustedProxyNets(); err != nil {
 		bad("TRUSTED_PROXIES", "%v", err)
 	}
+	if _, err := c.CORSOrigins(); err != nil {
+		bad("CORS_ALLOWED_ORIGINS", "%v", err)
+	}
 	if _, err := ParseInternalClients(c.InternalClients); err != nil {
 		bad("INTERNAL_CLIENTS", "%v", err)
 	}
@@ -423,6 +427,29 @@ func checkUpstreamURL(raw string) error {
 		return nil
 	}
 	return fmt.Errorf("must be https (plain http only to a loopback sandbox)")
+}
+
+// DefaultCardReturnURL is where a card binding sends the user back when CARD_RETURN_URL is
+// unset outside sandbox mode: the mini app's deep link.
+const DefaultCardReturnURL = "gopay-miniapp://card-binding"
+
+// CORSOrigins parses CORS_ALLOWED_ORIGINS: exact origins, no wildcard (the API hands out bank
+// details to whoever holds a session, so which pages may read its answers is an explicit list).
+func (c *Config) CORSOrigins() ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(c.CORSAllowedOrigins, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		u, err := url.Parse(part)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" ||
+			u.User != nil || u.Fragment != "" || part != u.Scheme+"://"+u.Host || strings.Contains(part, "*") {
+			return nil, fmt.Errorf("want origins such as https://miniapp.example.com, comma-separated; got %q", part)
+		}
+		out = append(out, part)
+	}
+	return out, nil
 }
 
 // TrustedProxyNets parses TRUSTED_PROXIES (a bare address is a /32 or /128).

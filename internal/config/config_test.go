@@ -90,6 +90,10 @@ func TestValidation(t *testing.T) {
 		{"CARD_CLIENT_ID", "short", "CARD_CLIENT_ID"},
 		{"CARD_MERCHANT_ID", "G1234", "CARD_MERCHANT_ID"},
 		{"PUBLIC_BASE_URL", "", "PUBLIC_BASE_URL"},
+		{"CORS_ALLOWED_ORIGINS", "*", "CORS_ALLOWED_ORIGINS"},
+		{"CORS_ALLOWED_ORIGINS", "https://*.example.com", "CORS_ALLOWED_ORIGINS"},
+		{"CORS_ALLOWED_ORIGINS", "https://miniapp.example.com/app", "CORS_ALLOWED_ORIGINS"},
+		{"CORS_ALLOWED_ORIGINS", "https://miniapp.example.com, ftp://x.example", "CORS_ALLOWED_ORIGINS"},
 		{"RATE_LIMIT_WRITES_PER_USER", "lots", "RATE_LIMIT_WRITES_PER_USER: cannot parse"},
 		{"LOCKOUT_TOKEN_FAILURES_PER_IP", "5/10ms", "LOCKOUT_TOKEN_FAILURES_PER_IP"},
 	}

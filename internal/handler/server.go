@@ -50,6 +50,7 @@ type Deps struct {
 	Limiter        *ratelimit.Limiter
 	Policies       Policies
 	TrustedProxies []*net.IPNet // whose X-Forwarded-For names the client; none: the TCP peer is the client
+	CORSOrigins    []string     // pages that may call /v1 from a browser
 }
 
 // New builds the Echo server.
@@ -84,6 +85,9 @@ func New(d Deps) (*echo.Echo, error) {
 		requestContext(d.Log),
 		observe(d.Metrics, d.Log),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: logPanic(d.Log)}),
+		// Before anything that can refuse: a browser shows the page a 4xx only when it carries
+		// the CORS headers, and answers a preflight without authentication.
+		cors(d.CORSOrigins),
 		deadline(d.RequestTimeout),
 		noStore,
 		limitByAddress(d.Limiter, d.Policies),
