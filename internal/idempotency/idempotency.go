@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,19 +85,41 @@ type Claim struct {
 // It returns a Claim when the caller should run the request, or the stored Response to
 // replay, or ErrInProgress, ErrMismatch or ErrUnavailable.
 func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Claim, *Response, error) {
-	rkey := s.prefix + scope + ":" + key
+	rkey := s.prefix + keyPart(scope) + ":" + key
 	owner := make([]byte, 16)
 	_, _ = rand.Read(owner)
 	value := record{Fingerprint: fingerprint, Owner: string(owner)}.encode()
 	// One round trip whatever the key holds: SET NX GET (Redis 7) claims the key, or leaves it
-	// and answers what is there, atomically.
-	raw, err := s.rdb.SetArgs(ctx, rkey, value, redis.SetArgs{Mode: "NX", Get: true, TTL: s.lease}).Result()
+	// and answers what is there, atomically. The same round trip reads the key as releases
+	// before keyPart wrote it, so a retry that reaches this release after an older one answered
+	// is replayed, not run again.
+	pipe := s.rdb.Pipeline()
+	claimed := pipe.SetArgs(ctx, rkey, value, redis.SetArgs{Mode: "NX", Get: true, TTL: s.lease})
+	legacyKey := s.prefix + scope + ":" + key
+	legacy := redis.NewStringCmd(ctx)
+	legacy.SetErr(redis.Nil)
+	if legacyKey != rkey {
+		legacy = pipe.Get(ctx, legacyKey)
+	}
+	_, _ = pipe.Exec(ctx)
+	raw, err := claimed.Result()
 	if errors.Is(err, redis.Nil) {
 		c := &Claim{store: s, key: rkey, value: string(value), fingerprint: fingerprint}
-		c.renew(context.WithoutCancel(ctx))
-		return c, nil, nil
-	}
-	if err != nil {
+		old, lerr := legacy.Result()
+		switch {
+		case errors.Is(lerr, redis.Nil):
+			c.renew(context.WithoutCancel(ctx))
+			return c, nil, nil
+		case lerr != nil:
+			_ = c.swap(context.WithoutCancel(ctx), "", 0)
+			return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, lerr)
+		}
+		// The older release's record decides; the claim just taken is given back.
+		if err := c.swap(context.WithoutCancel(ctx), "", 0); err != nil {
+			return nil, nil, err
+		}
+		raw, rkey = old, legacyKey
+	} else if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	rec, err := decodeRecord([]byte(raw))
@@ -116,6 +139,23 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 	resp := *rec.Response
 	resp.Body = body
 	return nil, &resp, nil
+}
+
+// keyPart encodes a scope for a Redis key: '%' and every byte that is not a letter, digit or
+// one of ":/._-" as %XX, so a key never holds a space (shell clean-ups split on it) and two
+// scopes never share one. Scopes name the principal and the route, e.g.
+// "user:<id>:POST /v1/bank-accounts" -> "user:<id>:POST%20/v1/bank-accounts".
+func keyPart(scope string) string {
+	var b strings.Builder
+	for i := range len(scope) {
+		c := scope[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(":/._-", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
 
 // replaceIfOwned swaps the record only while it is still our claim, so an answer never

@@ -272,3 +272,47 @@ func TestAnswerStoredByThePreviousVersionReplays(t *testing.T) {
 		t.Fatalf("legacy answer: claim %v replay %+v err %v", claim, replay, err)
 	}
 }
+
+// Issue 12 §4: keys hold no space (a shell clean-up splits on it), and a key an older release
+// wrote with the raw scope still decides a retry that reaches this one: replayed, in progress
+// or mismatched, never run again.
+func TestKeysAreShellSafeAndOldKeysStillDecide(t *testing.T) {
+	t.Parallel()
+	_, rdb, prefix := testenv.Redis(t)
+	s, ctx := NewStore(rdb, testenv.Keyring(t), prefix, time.Hour, time.Minute), context.Background()
+	claim, _, err := s.Begin(ctx, "user:u1:POST /v1/bank-accounts", "key-00100", "fp")
+	if err != nil || claim == nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	keys, err := testenv.Keys(ctx, rdb, prefix+"*")
+	if err != nil || len(keys) != 1 || keys[0] != prefix+"idem:user:u1:POST%20/v1/bank-accounts:key-00100" {
+		t.Fatalf("keys %q", keys)
+	}
+	if keyPart("a b%20") != "a%20b%2520" || keyPart("{x}") != "%7Bx%7D" {
+		t.Fatalf("keyPart is not an escaping: %q %q", keyPart("a b%20"), keyPart("{x}"))
+	}
+
+	// What an older release left: a completed answer, sealed under its own key, and a claim.
+	oldKey := prefix + "idem:user:u2:POST /v1/bank-accounts:key-00200"
+	old := &Claim{store: s, key: oldKey, fingerprint: "fp", stopRenewing: func() {}}
+	old.value = string(record{Fingerprint: "fp", Owner: "old"}.encode())
+	if err := rdb.Set(ctx, oldKey, old.value, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Begin(ctx, "user:u2:POST /v1/bank-accounts", "key-00200", "fp"); !errors.Is(err, ErrInProgress) {
+		t.Fatalf("old claim in progress: %v", err)
+	}
+	if err := old.Complete(ctx, Response{Status: 201, Body: []byte(`{"id":"old"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	c, replay, err := s.Begin(ctx, "user:u2:POST /v1/bank-accounts", "key-00200", "fp")
+	if err != nil || c != nil || replay == nil || string(replay.Body) != `{"id":"old"}` {
+		t.Fatalf("old answer not replayed: %v %+v %v", c, replay, err)
+	}
+	if _, _, err := s.Begin(ctx, "user:u2:POST /v1/bank-accounts", "key-00200", "other"); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("old key, other body: %v", err)
+	}
+	if n, _ := rdb.Exists(ctx, prefix+"idem:user:u2:POST%20/v1/bank-accounts:key-00200").Result(); n != 0 {
+		t.Fatal("the claim taken while the old key decided was left behind")
+	}
+}
