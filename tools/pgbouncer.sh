@@ -17,10 +17,12 @@ if ! command -v pgbouncer >/dev/null; then
 fi
 dir=$(mktemp -d)
 chmod 777 "$dir"
+# In front of the tests' PostgreSQL: TEST_DATABASE_URL's host and port when it is set.
+read -r pghost pgport < <(python3 -c 'import os, urllib.parse as u; p = u.urlsplit(os.environ.get("TEST_DATABASE_URL") or "postgres://127.0.0.1:5432"); print(p.hostname or "127.0.0.1", p.port or 5432)')
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 cat >"$dir/pgbouncer.ini" <<INI
 [databases]
-* = host=127.0.0.1 port=5432
+* = host=$pghost port=$pgport
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $port

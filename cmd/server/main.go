@@ -3,11 +3,13 @@
 //	server                 serve (sandbox mode unless GOPAY_BASE_URL is set)
 //	server migrate up|down apply, or roll back one step of, the embedded migrations
 //	server version         the build: module version, commit, commit time, Go version
+//	server dev-credentials sandbox mode: the internal client id and secret, as JSON
 //	server -help           list the environment variables
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: server [migrate up|down | version]\n\n%s", config.Usage())
+		fmt.Fprintf(stderr, "Usage: server [migrate up|down | version | dev-credentials]\n\n%s", config.Usage())
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,10 +89,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		if a.SandboxURL() != "" {
-			fmt.Fprintf(stdout, "sandbox: %s\n", a.SandboxURL())
+			fmt.Fprintf(stdout, "sandbox: %s\ndemo mini app (open in a browser): %s\n", a.SandboxURL(), a.DemoURL())
 		}
 		fmt.Fprintf(stdout, "api: http://%s\nadmin (metrics, pprof): http://%s\n", a.Addr(), a.AdminAddr())
 		return a.Serve(ctx)
+	case len(rest) == 1 && rest[0] == "dev-credentials":
+		// The walk-through's internal calls need the generated secret wherever DEV_STATE_DIR
+		// points (a container included), without knowing the file's layout.
+		id, secret, err := cfg.DevInternalClient()
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(map[string]string{"internal_client_id": id, "internal_client_secret": secret})
 	case len(rest) == 2 && rest[0] == "migrate":
 		url := cfg.DatabaseURL
 		if cfg.DatabaseMigrationsURL != "" { // a direct connection when DATABASE_URL is a pooler

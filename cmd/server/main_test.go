@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -92,3 +97,71 @@ func TestMigrateDownAndUp(t *testing.T) {
 		t.Fatal("unknown direction accepted")
 	}
 }
+
+// `server dev-credentials` prints the internal client sandbox mode configured, from wherever
+// DEV_STATE_DIR points; outside sandbox mode there is none to print.
+func TestDevCredentials(t *testing.T) {
+	dir := t.TempDir()
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"dev-credentials"}, envOf(map[string]string{"DEV_STATE_DIR": dir}), &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var got, file map[string]string
+	raw, err := os.ReadFile(filepath.Join(dir, "dev-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil || json.Unmarshal(raw, &file) != nil {
+		t.Fatalf("not JSON: %v %s", err, stdout.String())
+	}
+	if got["internal_client_id"] == "" || got["internal_client_secret"] != file["internal_client_secret"] ||
+		got["internal_client_id"] != file["internal_client_id"] || len(got) != 2 {
+		t.Fatalf("printed %v, the file holds %s/%s", got, file["internal_client_id"], file["internal_client_secret"])
+	}
+	cfg := envOf(map[string]string{"DEV_STATE_DIR": dir})
+	if err := run(context.Background(), []string{"dev-credentials", "extra"}, cfg, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Fatal("an unknown command line accepted")
+	}
+}
+
+// Ctrl-C (the context run gets from signal.NotifyContext) is a clean shutdown: run returns
+// nil, so the process exits 0 (make run execs the binary, so make sees that status).
+func TestSignalIsACleanExit(t *testing.T) {
+	t.Parallel()
+	redisURL, _, prefix := testenv.Redis(t)
+	env := envOf(map[string]string{"DATABASE_URL": testenv.Postgres(t), "REDIS_URL": redisURL, "REDIS_KEY_PREFIX": prefix,
+		"DEV_STATE_DIR": t.TempDir(), "LOG_LEVEL": "error", "HTTP_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
+		"SANDBOX_ADDR": "127.0.0.1:0", "SHUTDOWN_DELAY": "0s"})
+	ctx, interrupt := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, out, &bytes.Buffer{}) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "api: http://") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never started: %s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	interrupt()
+	select {
+	case err := <-done:
+		if code := exitCode(err); err != nil || code != 0 {
+			t.Fatalf("after the signal run returned %v (exit %d), want a clean exit", err, code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not stop")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -326,8 +327,8 @@ func TestUpstreamRejectsOurCredentials(t *testing.T) {
 func TestRedisDownFailsClosed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	p := newProxy(t, "127.0.0.1:6379")
-	in := start(t, e.with("REDIS_URL", "redis://"+p.Addr()+"/0"))
+	p := newProxy(t, hostOf(t, e["REDIS_URL"]))
+	in := start(t, e.with("REDIS_URL", throughProxy(t, e["REDIS_URL"], p)))
 	sb := in.app.SandboxURL()
 	auth := in.login(sb, "gina")
 	p.Close()
@@ -424,6 +425,16 @@ func waitFor(t *testing.T, cond func() bool) {
 	t.Fatal("condition never met")
 }
 
+// missingDatabase is a URL on the test's PostgreSQL naming a database that does not exist.
+func missingDatabase(t *testing.T, databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/bfftest_missing_db"
+	return u.String()
+}
+
 // When a dependency is down the service refuses to start and says exactly what to do.
 func TestStartupNamesTheFixForMissingDependencies(t *testing.T) {
 	t.Parallel()
@@ -433,7 +444,7 @@ func TestStartupNamesTheFixForMissingDependencies(t *testing.T) {
 		{"Redis", "REDIS_URL", "redis://127.0.0.1:1/0", "redis-server --daemonize yes"},
 		// PostgreSQL answers but the database is missing (upstream mode never creates it): the fix
 		// is to create it, not to start PostgreSQL.
-		{"MissingDatabase", "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bfftest_missing_db?sslmode=disable", "create the database"},
+		{"MissingDatabase", "DATABASE_URL", missingDatabase(t, e["DATABASE_URL"]), "create the database"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env := e.with(tt.key, tt.value)

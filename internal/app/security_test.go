@@ -115,14 +115,25 @@ func TestReusedKeyWithNewTokenLinksTheNewAccount(t *testing.T) {
 }
 
 // throughProxy rewrites a database URL to go through p.
-func throughProxy(t *testing.T, databaseURL string, p *proxy) string {
+func throughProxy(t *testing.T, storeURL string, p *proxy) string {
 	t.Helper()
-	u, err := url.Parse(databaseURL)
+	u, err := url.Parse(storeURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Host = p.Addr()
 	return u.String()
+}
+
+// hostOf is the host:port a store URL names: the test's own servers (TEST_DATABASE_URL,
+// TEST_REDIS_URL), never an assumed default.
+func hostOf(t *testing.T, storeURL string) string {
+	t.Helper()
+	u, err := url.Parse(storeURL)
+	if err != nil || u.Host == "" {
+		t.Fatalf("no host in %q", storeURL)
+	}
+	return u.Host
 }
 
 // untilNot503 repeats a request while the service says a store is still coming back, as a
@@ -145,7 +156,7 @@ func untilNot503(t *testing.T, send func() response) response {
 func TestPostgresBlipIs503AndLosesNoLink(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	p := newProxy(t, "127.0.0.1:5432")
+	p := newProxy(t, hostOf(t, e["DATABASE_URL"]))
 	in := start(t, e.with("DATABASE_URL", throughProxy(t, e["DATABASE_URL"], p)))
 	sb := in.app.SandboxURL()
 	auth := in.login(sb, "erin")
@@ -361,7 +372,7 @@ func (in *instance) accounts(auth string) int {
 func TestSmallExposures(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	p := newProxy(t, "127.0.0.1:5432")
+	p := newProxy(t, hostOf(t, e["DATABASE_URL"]))
 	in := start(t, e.with("DATABASE_URL", throughProxy(t, e["DATABASE_URL"], p)))
 
 	t.Run("JunkMethodsDoNotGrowMetrics", func(t *testing.T) {

@@ -168,3 +168,16 @@ func writeSNAPKey(path string) error {
 	}
 	return f.Close()
 }
+
+// DevInternalClient is the internal client that sandbox mode configures from the development
+// key file: what a developer's internal calls authenticate with (`server dev-credentials`).
+func (c *Config) DevInternalClient() (id, secret string, err error) {
+	if c.DevKeysFile == "" {
+		return "", "", errors.New("no development credentials: the service is not in sandbox mode")
+	}
+	k, err := loadOrCreateDevKeys(c.DevKeysFile)
+	if err != nil {
+		return "", "", fmt.Errorf("development keys %s: %w", c.DevKeysFile, err)
+	}
+	return k.InternalClientID, k.InternalClientSecret, nil
+}
