@@ -140,6 +140,13 @@ func (s *Store) WithOptions(ctx context.Context, userID uuid.UUID) (domain.GoPay
 	return l, slices.Clip(opts), nil
 }
 
+// WithOptionsFresh drops this instance's entry and reads through, for a caller that must see
+// a write another instance just made (its invalidation message may not have arrived yet).
+func (s *Store) WithOptionsFresh(ctx context.Context, userID uuid.UUID) (domain.GoPayLink, []domain.PaymentOption, error) {
+	s.forget(userID)
+	return s.WithOptions(ctx, userID)
+}
+
 func (s *Store) Save(ctx context.Context, l domain.GoPayLink) (domain.GoPayLink, error) {
 	defer s.changed(ctx, l.UserID)
 	return s.LinkStore.Save(ctx, l)

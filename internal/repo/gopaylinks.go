@@ -249,6 +249,11 @@ func (r *GoPayLinks) ReplaceOptions(ctx context.Context, userID uuid.UUID, linkI
 	return nil
 }
 
+// WithOptionsFresh is WithOptions: this store keeps no cache.
+func (r *GoPayLinks) WithOptionsFresh(ctx context.Context, userID uuid.UUID) (domain.GoPayLink, []domain.PaymentOption, error) {
+	return r.WithOptions(ctx, userID)
+}
+
 // WithOptions returns the user's link and its stored payment options (tokens opened) in one
 // query: a payment-options read that finds them fresh costs one round trip.
 func (r *GoPayLinks) WithOptions(ctx context.Context, userID uuid.UUID) (l domain.GoPayLink, opts []domain.PaymentOption, err error) {

@@ -38,6 +38,9 @@ type LinkStore interface {
 	Activate(ctx context.Context, userID uuid.UUID, customerToken string) error
 	ReplaceOptions(ctx context.Context, userID uuid.UUID, linkID int64, opts []domain.PaymentOption, refreshedAt time.Time) error
 	WithOptions(ctx context.Context, userID uuid.UUID) (domain.GoPayLink, []domain.PaymentOption, error)
+	// WithOptionsFresh reads past any cache: after waiting for another caller's refresh, a
+	// cached read could still hold what was there before it.
+	WithOptionsFresh(ctx context.Context, userID uuid.UUID) (domain.GoPayLink, []domain.PaymentOption, error)
 	Page(ctx context.Context, page, perPage int) ([]domain.GoPayLink, int, error)
 }
 
@@ -276,7 +279,10 @@ func (g *GoPayLinks) PaymentOptions(ctx context.Context, userID uuid.UUID, devic
 		l.OptionsRefreshedAt = writtenAt
 		return Options{Link: l, Options: written, RefreshedAt: writtenAt}, nil
 	}
-	if l, opts, err = g.links.WithOptions(ctx, userID); err != nil {
+	// Another caller (perhaps on another instance) ran the refresh: read what it wrote. Not
+	// through this instance's cache, which may still hold the link as it was before (the
+	// cross-instance invalidation is asynchronous).
+	if l, opts, err = g.links.WithOptionsFresh(ctx, userID); err != nil {
 		return o, err
 	}
 	if refreshErr != nil {
