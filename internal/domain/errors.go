@@ -56,6 +56,15 @@ const (
 	CodeCardBindingNotFound  = "card_binding_not_found" // unknown binding, or a state that is not its own
 	CodeCardBindingCompleted = "card_binding_completed" // the state was already used
 	CodeCardBindingExpired   = "card_binding_expired"
+
+	CodePaymentNotFound       = "payment_not_found"
+	CodePaymentOptionInactive = "payment_option_inactive" // the option GoPay reports is not active
+	CodeInsufficientBalance   = "insufficient_balance"    // above the balance the refresh just read
+	CodePaymentDeclined       = "payment_declined"        // GoPay refused the charge
+	CodePaymentNotCancelable  = "payment_not_cancelable"  // settled, or already ended
+	CodePaymentNotRefundable  = "payment_not_refundable"  // not succeeded, or nothing left to refund
+	CodeRefundExceedsPayment  = "refund_exceeds_payment"  // more than what is left of the payment
+	CodeNotificationRefused   = "notification_refused"    // bad signature, stale timestamp
 )
 
 // Error is the one error type that crosses layers. Message and Field are safe to show a client;
