@@ -95,6 +95,37 @@ func SymmetricStringToSign(method, pathWithQuery, accessToken string, body []byt
 	return method + ":" + pathWithQuery + ":" + accessToken + ":" + h + ":" + timestamp, nil
 }
 
+// ParsePublicKey reads an RSA public key from PEM: PKIX ("PUBLIC KEY") or PKCS #1 ("RSA PUBLIC KEY").
+func ParsePublicKey(pemBytes []byte) (*rsa.PublicKey, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, errors.New("snapsig: no PEM block")
+	}
+	if k, err := x509.ParsePKCS1PublicKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("snapsig: public key: %w", err)
+	}
+	rk, ok := k.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("snapsig: not an RSA public key")
+	}
+	return rk, nil
+}
+
+// NotificationStringToSign is what a payment notification's X-SIGNATURE signs, with the
+// provider's private key (SHA256withRSA): POST:path:bodyHash:X-TIMESTAMP (midtrans-client
+// 1.4.3, SnapBi.isWebhookNotificationVerified).
+func NotificationStringToSign(path string, body []byte, timestamp string) (string, error) {
+	h, err := BodyHash(body)
+	if err != nil {
+		return "", err
+	}
+	return "POST:" + path + ":" + h + ":" + timestamp, nil
+}
+
 // SignSymmetric is Base64(HMAC_SHA512(clientSecret, stringToSign)).
 func SignSymmetric(clientSecret, stringToSign string) string {
 	m := hmac.New(sha512.New, []byte(clientSecret))

@@ -32,6 +32,10 @@ const (
 	svcBinding     = "07"
 	svcInquiry     = "08"
 	svcUnbinding   = "09"
+	svcDebit       = "54"
+	svcDebitStatus = "55"
+	svcDebitCancel = "57"
+	svcDebitRefund = "58"
 )
 
 // Options configures a Client.
@@ -88,8 +92,16 @@ type response struct {
 	AccessTokenInfo struct {
 		AccessToken string `json:"accessToken"`
 	} `json:"accessTokenInfo"`
-	AuthCode       string `json:"authCode"` // Get OAuth Code
-	AdditionalInfo struct {
+	AuthCode string `json:"authCode"` // Get OAuth Code
+	// Direct debit (54), its status (55), cancel (57) and refund (58).
+	ReferenceNo                string `json:"referenceNo"`
+	WebRedirectURL             string `json:"webRedirectUrl"`
+	OriginalReferenceNo        string `json:"originalReferenceNo"`
+	OriginalPartnerReferenceNo string `json:"originalPartnerReferenceNo"`
+	LatestTransactionStatus    string `json:"latestTransactionStatus"`
+	TransactionStatusDesc      string `json:"transactionStatusDesc"`
+	RefundNo                   string `json:"refundNo"`
+	AdditionalInfo             struct {
 		AccessToken    string `json:"accessToken"`
 		PaymentOptions []struct {
 			Name    string `json:"name"`
@@ -194,6 +206,7 @@ type callSpec struct {
 	timestamp              func(time.Time) string
 	policy                 ExternalIDPolicy
 	opKey                  string
+	externalID             string                  // when set, every attempt sends it (a payment's own, kept in its row)
 	check                  func(http.Header) error // last look at the final headers before sending
 }
 
@@ -217,9 +230,12 @@ func (c *Client) send(ctx context.Context, cs callSpec) (response, error) {
 			Prepare: func(ctx context.Context, h http.Header) error {
 				var id string
 				var err error
-				if cs.policy == ReusePerOperation {
+				switch {
+				case cs.externalID != "":
+					id = cs.externalID
+				case cs.policy == ReusePerOperation:
 					id, err = c.ids.ForOperation(ctx, cs.opKey)
-				} else {
+				default:
 					id = c.ids.Fresh()
 				}
 				if err != nil {
@@ -278,6 +294,28 @@ func (c *Client) translate(ctx context.Context, op, svc string, status int, r re
 			return c.badAnswer(ctx, op, "success code with a non-2xx status")
 		}
 		return nil
+	case "20200": // accepted, in progress (a direct debit waiting for the customer)
+		return nil
+	case "40314":
+		return &domain.Error{Kind: domain.KindUnprocessable, Code: domain.CodeInsufficientBalance, Field: "amount",
+			Message: "the GoPay balance does not cover this amount", Err: fmt.Errorf("snap %s: %s", op, code)}
+	case "40305":
+		return domain.E(domain.KindUnprocessable, domain.CodePaymentDeclined, "GoPay declined the payment", fmt.Errorf("snap %s: %s", op, code))
+	case "40315":
+		if svc == svcDebitRefund {
+			return domain.E(domain.KindConflict, domain.CodePaymentNotRefundable, "GoPay does not allow refunding this payment", fmt.Errorf("snap %s: %s", op, code))
+		}
+		return domain.E(domain.KindConflict, domain.CodePaymentNotCancelable, "GoPay does not allow canceling this payment", fmt.Errorf("snap %s: %s", op, code))
+	case "40901":
+		if svc == svcDebit {
+			// partnerReferenceNo already used: one of our own earlier attempts of this payment
+			// reached GoPay. Its outcome is the status API's to tell, so: unknown, not refused.
+			return domain.E(domain.KindUnavailable, domain.CodeUpstreamUnavailable,
+				"GoPay already has this payment; its outcome is being confirmed", fmt.Errorf("snap %s: %s", op, code))
+		}
+		return rejected("unexpected responseCode")
+	case "40401":
+		return domain.E(domain.KindNotFound, domain.CodePaymentNotFound, "GoPay knows no such transaction", fmt.Errorf("snap %s: %s", op, code))
 	case "40001":
 		return rejected("a field has an invalid format")
 	case "40002":
