@@ -7,11 +7,13 @@ package sandbox
 
 import (
 	"context"
+	crand "crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +44,7 @@ type Options struct {
 	MidtransServerKey string
 	CardClientID      string           // X-CLIENT-KEY of Get OAuth Code (32 characters)
 	DemoAPIURL        string           // the API the demo mini app calls; default http://127.0.0.1:8080
+	PINAbove          int64            // a direct debit of at least this many sen waits for the customer's PIN; default 1,000,000.00 IDR
 	AuthCodeTTL       time.Duration    // default 5 minutes, as GoPay documents
 	Now               func() time.Time // default time.Now
 }
@@ -66,6 +69,14 @@ type Sandbox struct {
 	customersByPhone map[string]*snapCustomer
 	legacy           map[string]*legacyAccount // Core API accounts by id
 	oauthCodes       map[string]*oauthCode     // card registration auth codes
+
+	debits       map[string]*debit   // direct debits by partnerReferenceNo
+	debitsByRef  map[string]*debit   // and by referenceNo
+	debitReplays map[string]replayed // payment answers by day, partner and X-EXTERNAL-ID
+	notifyKey    *rsa.PrivateKey     // signs payment notifications
+	notifyURL    string
+	notifyFaults NotifyFaults
+	sent         []SentNotification
 }
 
 // New returns a sandbox; it panics without GoPay credentials, which it must check.
@@ -79,6 +90,13 @@ func New(opts Options) *Sandbox {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.PINAbove <= 0 {
+		opts.PINAbove = 1_000_000_00
+	}
+	notifyKey, err := rsa.GenerateKey(crand.Reader, 2048)
+	if err != nil {
+		panic("sandbox.New: " + err.Error())
 	}
 	if opts.DemoAPIURL == "" {
 		opts.DemoAPIURL = "http://127.0.0.1:8080"
@@ -100,6 +118,11 @@ func New(opts Options) *Sandbox {
 		customersByPhone: map[string]*snapCustomer{},
 		legacy:           map[string]*legacyAccount{},
 		oauthCodes:       map[string]*oauthCode{},
+
+		debits:       map[string]*debit{},
+		debitsByRef:  map[string]*debit{},
+		debitReplays: map[string]replayed{},
+		notifyKey:    notifyKey,
 	}
 }
 
@@ -112,6 +135,7 @@ func (s *Sandbox) Handler() http.Handler {
 	s.coreRoutes(mux)
 	s.cardRoutes(mux)
 	s.demoRoutes(mux)
+	s.debitRoutes(mux)
 	mux.HandleFunc("POST /sandbox/auth-codes", s.mintAuthCode)
 	mux.HandleFunc("POST /sandbox/account-tokens", s.mintAccountToken)
 	mux.HandleFunc("PUT /sandbox/faults/{operation}", s.putFault)
@@ -133,6 +157,9 @@ type Fault struct {
 	// code's first three digits) instead of processing the call: for codes no request can
 	// provoke, such as 4040805 or 5040800. It applies to every call while set.
 	ResponseCode string `json:"response_code"`
+	// LoseAnswerNext processes the next N calls in full, then cuts the connection instead of
+	// answering: the effect happened, the caller never learns it (a lost answer).
+	LoseAnswerNext int `json:"lose_answer_next"`
 }
 
 // faultBody renders a faulted answer in the upstream's own shape.
@@ -195,6 +222,11 @@ func (s *Sandbox) upstream(op string, body faultBody, h http.HandlerFunc) http.H
 			fail = true
 		}
 		hangs := f.Hang || !fail && f.HangRate > 0 && s.rng.Float64() < f.HangRate
+		lose := !fail && !hangs && f.LoseAnswerNext > 0
+		if lose {
+			f.LoseAnswerNext--
+			s.faults[op] = f
+		}
 		s.mu.Unlock()
 
 		if hangs {
@@ -214,6 +246,13 @@ func (s *Sandbox) upstream(op string, body faultBody, h http.HandlerFunc) http.H
 		}
 		if fail {
 			writeJSON(w, f.Status, body(f.Status, f.ResponseCode))
+			return
+		}
+		if lose {
+			h(httptest.NewRecorder(), r) // the call takes effect; its answer goes nowhere
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+			}
 			return
 		}
 		h(w, r)

@@ -162,8 +162,10 @@ func (s *Sandbox) IssuedB2BTokens() []string {
 
 // snapCall is a verified SNAP service call handed to an operation.
 type snapCall struct {
-	body     []byte
-	customer string // the Authorization-Customer token, if sent
+	body       []byte
+	customer   string // the Authorization-Customer token, if sent
+	externalID string // X-EXTERNAL-ID, with the partner and the day: a payment call's replay key
+	host       string // the Host the call came to, for links back to the sandbox
 }
 
 // snapService verifies the common SNAP rules for a service call, then runs fn.
@@ -234,7 +236,7 @@ func (s *Sandbox) snapService(svc string, linking bool, fn func(http.ResponseWri
 				return
 			}
 		}
-		fn(w, snapCall{body: body, customer: customer})
+		fn(w, snapCall{body: body, customer: customer, externalID: idKey, host: r.Host})
 	}
 }
 
