@@ -85,6 +85,24 @@ func (e CardBindingStatus) Valid() bool {
 	}
 }
 
+// Defines values for CreatePaymentRequestPayOption.
+const (
+	GOPAYWALLET CreatePaymentRequestPayOption = "GOPAY_WALLET"
+	PAYLATER    CreatePaymentRequestPayOption = "PAY_LATER"
+)
+
+// Valid indicates whether the value is a known member of the CreatePaymentRequestPayOption enum.
+func (e CreatePaymentRequestPayOption) Valid() bool {
+	switch e {
+	case GOPAYWALLET:
+		return true
+	case PAYLATER:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GoPayLinkMode.
 const (
 	Legacy GoPayLinkMode = "legacy"
@@ -172,6 +190,36 @@ func (e InternalTokenRequestGrantType) Valid() bool {
 	}
 }
 
+// Defines values for PaymentState.
+const (
+	PaymentStateCanceled       PaymentState = "canceled"
+	PaymentStateFailed         PaymentState = "failed"
+	PaymentStatePending        PaymentState = "pending"
+	PaymentStateRefunded       PaymentState = "refunded"
+	PaymentStateRequiresAction PaymentState = "requires_action"
+	PaymentStateSucceeded      PaymentState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the PaymentState enum.
+func (e PaymentState) Valid() bool {
+	switch e {
+	case PaymentStateCanceled:
+		return true
+	case PaymentStateFailed:
+		return true
+	case PaymentStatePending:
+		return true
+	case PaymentStateRefunded:
+		return true
+	case PaymentStateRequiresAction:
+		return true
+	case PaymentStateSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	NotReady ReadinessStatus = "not_ready"
@@ -184,6 +232,27 @@ func (e ReadinessStatus) Valid() bool {
 	case NotReady:
 		return true
 	case Ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundState.
+const (
+	RefundStateFailed    RefundState = "failed"
+	RefundStatePending   RefundState = "pending"
+	RefundStateSucceeded RefundState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the RefundState enum.
+func (e RefundState) Valid() bool {
+	switch e {
+	case RefundStateFailed:
+		return true
+	case RefundStatePending:
+		return true
+	case RefundStateSucceeded:
 		return true
 	default:
 		return false
@@ -223,6 +292,36 @@ func (e StartedCardBindingStatus) Valid() bool {
 	case StartedCardBindingStatusPending:
 		return true
 	case StartedCardBindingStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UserPaymentState.
+const (
+	UserPaymentStateCanceled       UserPaymentState = "canceled"
+	UserPaymentStateFailed         UserPaymentState = "failed"
+	UserPaymentStatePending        UserPaymentState = "pending"
+	UserPaymentStateRefunded       UserPaymentState = "refunded"
+	UserPaymentStateRequiresAction UserPaymentState = "requires_action"
+	UserPaymentStateSucceeded      UserPaymentState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the UserPaymentState enum.
+func (e UserPaymentState) Valid() bool {
+	switch e {
+	case UserPaymentStateCanceled:
+		return true
+	case UserPaymentStateFailed:
+		return true
+	case UserPaymentStatePending:
+		return true
+	case UserPaymentStateRefunded:
+		return true
+	case UserPaymentStateRequiresAction:
+		return true
+	case UserPaymentStateSucceeded:
 		return true
 	default:
 		return false
@@ -289,6 +388,11 @@ type BankAccountList struct {
 	Data []BankAccount `json:"data"`
 }
 
+// CancelPaymentRequest defines model for CancelPaymentRequest.
+type CancelPaymentRequest struct {
+	Reason *string `json:"reason,omitempty"`
+}
+
 // CardBinding defines model for CardBinding.
 type CardBinding struct {
 	CompletedAt *time.Time         `json:"completed_at,omitempty"`
@@ -305,6 +409,23 @@ type CardBindingStatus string
 type CardBindingList struct {
 	Data []CardBinding `json:"data"`
 }
+
+// CreatePaymentRequest defines model for CreatePaymentRequest.
+type CreatePaymentRequest struct {
+	Amount      Money          `json:"amount"`
+	Description *string        `json:"description,omitempty"`
+	Items       *[]PaymentItem `json:"items,omitempty"`
+
+	// OrderReference The caller's order; one payment per order.
+	OrderReference string                        `json:"order_reference"`
+	PayOption      CreatePaymentRequestPayOption `json:"pay_option"`
+
+	// ReturnUrl Where GoPay sends the customer after the PIN page.
+	ReturnUrl *string `json:"return_url,omitempty"`
+}
+
+// CreatePaymentRequestPayOption defines model for CreatePaymentRequest.PayOption.
+type CreatePaymentRequestPayOption string
 
 // CreateSessionRequest defines model for CreateSessionRequest.
 type CreateSessionRequest struct {
@@ -429,6 +550,50 @@ type Pagination struct {
 	TotalPages int `json:"totalPages"`
 }
 
+// Payment defines model for Payment.
+type Payment struct {
+	Amount         Money              `json:"amount"`
+	CreatedAt      time.Time          `json:"created_at"`
+	FailureCode    *string            `json:"failure_code,omitempty"`
+	Id             openapi_types.UUID `json:"id"`
+	OrderReference string             `json:"order_reference"`
+	PayOption      string             `json:"pay_option"`
+
+	// RedirectUrl requires_action: the page where the customer confirms with their PIN.
+	RedirectUrl *string            `json:"redirect_url,omitempty"`
+	Refunded    Money              `json:"refunded"`
+	Refunds     []Refund           `json:"refunds"`
+	SettledAt   *time.Time         `json:"settled_at,omitempty"`
+	State       PaymentState       `json:"state"`
+	UpdatedAt   time.Time          `json:"updated_at"`
+	UserId      openapi_types.UUID `json:"user_id"`
+}
+
+// PaymentState defines model for Payment.State.
+type PaymentState string
+
+// PaymentItem defines model for PaymentItem.
+type PaymentItem struct {
+	Id       string `json:"id"`
+	Name     string `json:"name"`
+	Price    Money  `json:"price"`
+	Quantity int    `json:"quantity"`
+}
+
+// PaymentNotification defines model for PaymentNotification.
+type PaymentNotification struct {
+	AdditionalInfo *map[string]interface{} `json:"additionalInfo,omitempty"`
+	Amount         struct {
+		Currency string `json:"currency"`
+		Value    string `json:"value"`
+	} `json:"amount"`
+	LatestTransactionStatus    string  `json:"latestTransactionStatus"`
+	MerchantId                 *string `json:"merchantId,omitempty"`
+	OriginalPartnerReferenceNo string  `json:"originalPartnerReferenceNo"`
+	OriginalReferenceNo        *string `json:"originalReferenceNo,omitempty"`
+	TransactionStatusDesc      *string `json:"transactionStatusDesc,omitempty"`
+}
+
 // PaymentOption defines model for PaymentOption.
 type PaymentOption struct {
 	Active  bool  `json:"active"`
@@ -484,6 +649,34 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
+// Refund defines model for Refund.
+type Refund struct {
+	Amount          Money              `json:"amount"`
+	CreatedAt       time.Time          `json:"created_at"`
+	Id              openapi_types.UUID `json:"id"`
+	RefundReference string             `json:"refund_reference"`
+	State           RefundState        `json:"state"`
+}
+
+// RefundState defines model for Refund.State.
+type RefundState string
+
+// RefundRequest defines model for RefundRequest.
+type RefundRequest struct {
+	Amount          Money   `json:"amount"`
+	Reason          *string `json:"reason,omitempty"`
+	RefundReference string  `json:"refund_reference"`
+}
+
+// SNAPAck defines model for SNAPAck.
+type SNAPAck struct {
+	// ResponseCode Example: 2005600
+	ResponseCode string `json:"responseCode"`
+
+	// ResponseMessage Example: Successful
+	ResponseMessage string `json:"responseMessage"`
+}
+
 // Session defines model for Session.
 type Session struct {
 	ExpiresAt    time.Time        `json:"expires_at"`
@@ -521,6 +714,26 @@ type StartedCardBinding struct {
 // StartedCardBindingStatus defines model for StartedCardBinding.Status.
 type StartedCardBindingStatus string
 
+// UserPayment defines model for UserPayment.
+type UserPayment struct {
+	Amount      Money              `json:"amount"`
+	CreatedAt   time.Time          `json:"created_at"`
+	Description *string            `json:"description,omitempty"`
+	Id          openapi_types.UUID `json:"id"`
+	PayOption   string             `json:"pay_option"`
+	RedirectUrl *string            `json:"redirect_url,omitempty"`
+	Refunded    Money              `json:"refunded"`
+	State       UserPaymentState   `json:"state"`
+}
+
+// UserPaymentState defines model for UserPayment.State.
+type UserPaymentState string
+
+// UserPaymentList defines model for UserPaymentList.
+type UserPaymentList struct {
+	Data []UserPayment `json:"data"`
+}
+
 // CardBindingId defines model for CardBindingId.
 type CardBindingId = openapi_types.UUID
 
@@ -529,6 +742,9 @@ type CardState = string
 
 // DeviceId defines model for DeviceId.
 type DeviceId = string
+
+// PaymentId defines model for PaymentId.
+type PaymentId = openapi_types.UUID
 
 // Refresh defines model for Refresh.
 type Refresh = bool
@@ -577,6 +793,21 @@ type ListAccountsParams struct {
 	Page *int `form:"page,omitempty" json:"page,omitempty"`
 }
 
+// CancelPaymentParams defines parameters for CancelPayment.
+type CancelPaymentParams struct {
+	// RequestId Idempotency key, scoped to the user and the route. 8 to 64 letters, digits, `-` or `_`.
+	RequestId *RequestId `json:"Request-Id,omitempty"`
+
+	// IdempotencyKey Alias of `Request-Id`; send one of the two.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RefundPaymentParams defines parameters for RefundPayment.
+type RefundPaymentParams struct {
+	// RequestId Idempotency key, scoped to the caller and the route. 8 to 64 letters, digits, `-` or `_`.
+	RequestId IdempotencyKey `json:"Request-Id"`
+}
+
 // GetInternalPaymentOptionsParams defines parameters for GetInternalPaymentOptions.
 type GetInternalPaymentOptionsParams struct {
 	// Refresh Refresh with GoPay now, however fresh the stored options are (before a payment).
@@ -585,6 +816,22 @@ type GetInternalPaymentOptionsParams struct {
 	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
 	// pseudonymous id derived from the user.
 	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
+}
+
+// CreatePaymentParams defines parameters for CreatePayment.
+type CreatePaymentParams struct {
+	// RequestId Idempotency key, scoped to the caller and the route. 8 to 64 letters, digits, `-` or `_`.
+	RequestId IdempotencyKey `json:"Request-Id"`
+
+	// XDeviceId The customer's device, forwarded to GoPay as SNAP's X-DEVICE-ID. Without it the service sends a stable
+	// pseudonymous id derived from the user.
+	XDeviceId *DeviceId `json:"X-Device-Id,omitempty"`
+}
+
+// PaymentNotificationParams defines parameters for PaymentNotification.
+type PaymentNotificationParams struct {
+	XTIMESTAMP string `json:"X-TIMESTAMP"`
+	XSIGNATURE string `json:"X-SIGNATURE"`
 }
 
 // LinkBankAccountParams defines parameters for LinkBankAccount.
@@ -665,6 +912,18 @@ type CreateSessionParams struct {
 // CreateInternalAccessTokenJSONRequestBody defines body for CreateInternalAccessToken for application/json ContentType.
 type CreateInternalAccessTokenJSONRequestBody = InternalTokenRequest
 
+// CancelPaymentJSONRequestBody defines body for CancelPayment for application/json ContentType.
+type CancelPaymentJSONRequestBody = CancelPaymentRequest
+
+// RefundPaymentJSONRequestBody defines body for RefundPayment for application/json ContentType.
+type RefundPaymentJSONRequestBody = RefundRequest
+
+// CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
+type CreatePaymentJSONRequestBody = CreatePaymentRequest
+
+// PaymentNotificationJSONRequestBody defines body for PaymentNotification for application/json ContentType.
+type PaymentNotificationJSONRequestBody = PaymentNotification
+
 // LinkBankAccountJSONRequestBody defines body for LinkBankAccount for application/json ContentType.
 type LinkBankAccountJSONRequestBody = LinkBankAccountRequest
 
@@ -691,12 +950,27 @@ type ServerInterface interface {
 	// CreateInternalAccessToken Client-credentials access token for internal services (HTTP Basic client id and secret).
 	// (POST /internal/v1/access-token)
 	CreateInternalAccessToken(ctx echo.Context) error
+	// GetPayment A payment this caller made, with its refunds.
+	// (GET /internal/v1/payments/{id})
+	GetPayment(ctx echo.Context, id PaymentId) error
+	// CancelPayment Cancel a payment the customer has not confirmed (BI-SNAP cancel); a settled one is refunded instead.
+	// (POST /internal/v1/payments/{id}/cancel)
+	CancelPayment(ctx echo.Context, id PaymentId, params CancelPaymentParams) error
+	// RefundPayment Refund part or all of a succeeded payment (BI-SNAP refund); refunds never add up to more than was paid.
+	// (POST /internal/v1/payments/{id}/refund)
+	RefundPayment(ctx echo.Context, id PaymentId, params RefundPaymentParams) error
 	// GetInternalPaymentOptions The payment-option tokens to charge a user with.
 	// (GET /internal/v1/users/{user_id}/payment-options)
 	GetInternalPaymentOptions(ctx echo.Context, userId openapi_types.UUID, params GetInternalPaymentOptionsParams) error
+	// CreatePayment Charge a linked GoPay, exactly once.
+	// (POST /internal/v1/users/{user_id}/payments)
+	CreatePayment(ctx echo.Context, userId openapi_types.UUID, params CreatePaymentParams) error
 	// GetReadyz Readiness; not shutting down, Postgres and Redis reachable, migrations compatible.
 	// (GET /readyz)
 	GetReadyz(ctx echo.Context) error
+	// PaymentNotification GoPay's payment notification (BI-SNAP), verified and acted on once.
+	// (POST /v1.0/debit/notify)
+	PaymentNotification(ctx echo.Context, params PaymentNotificationParams) error
 	// ListBankAccounts The signed-in user's linked bank accounts, newest first.
 	// (GET /v1/bank-accounts)
 	ListBankAccounts(ctx echo.Context) error
@@ -730,6 +1004,12 @@ type ServerInterface interface {
 	// ListGoPayPaymentOptions The linked GoPay account's payment options (names, active flags, balances; never tokens).
 	// (GET /v1/gopay-link/payment-options)
 	ListGoPayPaymentOptions(ctx echo.Context, params ListGoPayPaymentOptionsParams) error
+	// ListMyPayments The signed-in user's payments, newest first (no tokens, no provider ids).
+	// (GET /v1/payments)
+	ListMyPayments(ctx echo.Context) error
+	// GetMyPayment One of the signed-in user's payments.
+	// (GET /v1/payments/{id})
+	GetMyPayment(ctx echo.Context, id PaymentId) error
 	// CreateSession Exchange a mini app auth code for a session token.
 	// (POST /v1/sessions)
 	CreateSession(ctx echo.Context, params CreateSessionParams) error
@@ -785,6 +1065,111 @@ func (w *ServerInterfaceWrapper) CreateInternalAccessToken(ctx echo.Context) err
 	return err
 }
 
+// GetPayment converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id PaymentId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPayment(ctx, id)
+	return err
+}
+
+// CancelPayment converts echo context to params.
+func (w *ServerInterfaceWrapper) CancelPayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id PaymentId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CancelPaymentParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Request-Id")]; found {
+		var RequestId RequestId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Request-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Request-Id", valueList[0], &RequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Request-Id: %s", err))
+		}
+
+		params.RequestId = &RequestId
+	}
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CancelPayment(ctx, id, params)
+	return err
+}
+
+// RefundPayment converts echo context to params.
+func (w *ServerInterfaceWrapper) RefundPayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id PaymentId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RefundPaymentParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Request-Id")]; found {
+		var RequestId IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Request-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Request-Id", valueList[0], &RequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Request-Id: %s", err))
+		}
+
+		params.RequestId = RequestId
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Request-Id is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RefundPayment(ctx, id, params)
+	return err
+}
+
 // GetInternalPaymentOptions converts echo context to params.
 func (w *ServerInterfaceWrapper) GetInternalPaymentOptions(ctx echo.Context) error {
 	var err error
@@ -827,12 +1212,113 @@ func (w *ServerInterfaceWrapper) GetInternalPaymentOptions(ctx echo.Context) err
 	return err
 }
 
+// CreatePayment converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "user_id" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user_id", ctx.Param("user_id"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter user_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePaymentParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "Request-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Request-Id")]; found {
+		var RequestId IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Request-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Request-Id", valueList[0], &RequestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Request-Id: %s", err))
+		}
+
+		params.RequestId = RequestId
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Request-Id is required, but not found"))
+	}
+	// ------------- Optional header parameter "X-Device-Id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Device-Id")]; found {
+		var XDeviceId DeviceId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Device-Id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Device-Id", valueList[0], &XDeviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Device-Id: %s", err))
+		}
+
+		params.XDeviceId = &XDeviceId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePayment(ctx, userId, params)
+	return err
+}
+
 // GetReadyz converts echo context to params.
 func (w *ServerInterfaceWrapper) GetReadyz(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetReadyz(ctx)
+	return err
+}
+
+// PaymentNotification converts echo context to params.
+func (w *ServerInterfaceWrapper) PaymentNotification(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PaymentNotificationParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "X-TIMESTAMP" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-TIMESTAMP")]; found {
+		var XTIMESTAMP string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-TIMESTAMP, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-TIMESTAMP", valueList[0], &XTIMESTAMP, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-TIMESTAMP: %s", err))
+		}
+
+		params.XTIMESTAMP = XTIMESTAMP
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-TIMESTAMP is required, but not found"))
+	}
+	// ------------- Required header parameter "X-SIGNATURE" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-SIGNATURE")]; found {
+		var XSIGNATURE string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-SIGNATURE, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-SIGNATURE", valueList[0], &XSIGNATURE, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-SIGNATURE: %s", err))
+		}
+
+		params.XSIGNATURE = XSIGNATURE
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter X-SIGNATURE is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PaymentNotification(ctx, params)
 	return err
 }
 
@@ -1167,6 +1653,31 @@ func (w *ServerInterfaceWrapper) ListGoPayPaymentOptions(ctx echo.Context) error
 	return err
 }
 
+// ListMyPayments converts echo context to params.
+func (w *ServerInterfaceWrapper) ListMyPayments(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListMyPayments(ctx)
+	return err
+}
+
+// GetMyPayment converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMyPayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id PaymentId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMyPayment(ctx, id)
+	return err
+}
+
 // CreateSession converts echo context to params.
 func (w *ServerInterfaceWrapper) CreateSession(ctx echo.Context) error {
 	var err error
@@ -1275,6 +1786,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/card-bindings/:id/failure", wrapper.CardBindingFailed, options.OperationMiddlewares["cardBindingFailed"]...)
 	router.POST(options.BaseURL+"/internal/v1/access-token", wrapper.CreateInternalAccessToken, options.OperationMiddlewares["createInternalAccessToken"]...)
 	router.GET(options.BaseURL+"/internal/v1/users/:user_id/payment-options", wrapper.GetInternalPaymentOptions, options.OperationMiddlewares["getInternalPaymentOptions"]...)
+	router.POST(options.BaseURL+"/internal/v1/users/:user_id/payments", wrapper.CreatePayment, options.OperationMiddlewares["createPayment"]...)
+	router.GET(options.BaseURL+"/internal/v1/payments/:id", wrapper.GetPayment, options.OperationMiddlewares["getPayment"]...)
+	router.POST(options.BaseURL+"/internal/v1/payments/:id/cancel", wrapper.CancelPayment, options.OperationMiddlewares["cancelPayment"]...)
+	router.POST(options.BaseURL+"/internal/v1/payments/:id/refund", wrapper.RefundPayment, options.OperationMiddlewares["refundPayment"]...)
+	router.GET(options.BaseURL+"/v1/payments", wrapper.ListMyPayments, options.OperationMiddlewares["listMyPayments"]...)
+	router.GET(options.BaseURL+"/v1/payments/:id", wrapper.GetMyPayment, options.OperationMiddlewares["getMyPayment"]...)
+	router.POST(options.BaseURL+"/v1.0/debit/notify", wrapper.PaymentNotification, options.OperationMiddlewares["paymentNotification"]...)
 	router.GET(options.BaseURL+"/api/v1.0/accounts", wrapper.ListAccounts, options.OperationMiddlewares["listAccounts"]...)
 
 }
@@ -1612,6 +2130,548 @@ func (response CreateInternalAccessToken503ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type GetPaymentRequestObject struct {
+	Id PaymentId `json:"id"`
+}
+
+type GetPaymentResponseObject interface {
+	VisitGetPaymentResponse(w http.ResponseWriter) error
+}
+
+type GetPayment200JSONResponse Payment
+
+func (response GetPayment200JSONResponse) VisitGetPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPayment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPayment400ApplicationProblemPlusJSONResponse) VisitGetPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPayment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPayment401ApplicationProblemPlusJSONResponse) VisitGetPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPayment404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPayment404ApplicationProblemPlusJSONResponse) VisitGetPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPayment500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response GetPayment500ApplicationProblemPlusJSONResponse) VisitGetPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPayment503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetPayment503ApplicationProblemPlusJSONResponse) VisitGetPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPaymentRequestObject struct {
+	Id     PaymentId `json:"id"`
+	Params CancelPaymentParams
+	Body   *CancelPaymentJSONRequestBody
+}
+
+type CancelPaymentResponseObject interface {
+	VisitCancelPaymentResponse(w http.ResponseWriter) error
+}
+
+type CancelPayment200JSONResponse Payment
+
+func (response CancelPayment200JSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment400ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment401ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment404ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment409ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment413ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment415ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment422ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment429ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment500ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment502ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment503ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPayment504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response CancelPayment504ApplicationProblemPlusJSONResponse) VisitCancelPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPaymentRequestObject struct {
+	Id     PaymentId `json:"id"`
+	Params RefundPaymentParams
+	Body   *RefundPaymentJSONRequestBody
+}
+
+type RefundPaymentResponseObject interface {
+	VisitRefundPaymentResponse(w http.ResponseWriter) error
+}
+
+type RefundPayment201JSONResponse Refund
+
+func (response RefundPayment201JSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment400ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment401ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment404ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment409ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment413ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment415ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment422ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment429ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment500ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment502ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment503ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundPayment504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response RefundPayment504ApplicationProblemPlusJSONResponse) VisitRefundPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetInternalPaymentOptionsRequestObject struct {
 	UserId openapi_types.UUID `json:"user_id"`
 	Params GetInternalPaymentOptionsParams
@@ -1765,6 +2825,239 @@ func (response GetInternalPaymentOptions504ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type CreatePaymentRequestObject struct {
+	UserId openapi_types.UUID `json:"user_id"`
+	Params CreatePaymentParams
+	Body   *CreatePaymentJSONRequestBody
+}
+
+type CreatePaymentResponseObject interface {
+	VisitCreatePaymentResponse(w http.ResponseWriter) error
+}
+
+type CreatePayment200JSONResponse Payment
+
+func (response CreatePayment200JSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment201JSONResponse Payment
+
+func (response CreatePayment201JSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment400ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment401ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment404ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment409ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment413ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment415ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment422ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment429ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment500ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment502ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment503ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePayment504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePayment504ApplicationProblemPlusJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadyzRequestObject struct {
 }
 
@@ -1795,6 +3088,160 @@ func (response GetReadyz503JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotificationRequestObject struct {
+	Params PaymentNotificationParams
+	Body   *PaymentNotificationJSONRequestBody
+}
+
+type PaymentNotificationResponseObject interface {
+	VisitPaymentNotificationResponse(w http.ResponseWriter) error
+}
+
+type PaymentNotification200JSONResponse SNAPAck
+
+func (response PaymentNotification200JSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotification400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PaymentNotification400ApplicationProblemPlusJSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotification401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PaymentNotification401ApplicationProblemPlusJSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotification404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response PaymentNotification404ApplicationProblemPlusJSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotification413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PaymentNotification413ApplicationProblemPlusJSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotification415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response PaymentNotification415ApplicationProblemPlusJSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotification429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PaymentNotification429ApplicationProblemPlusJSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotification500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response PaymentNotification500ApplicationProblemPlusJSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaymentNotification503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PaymentNotification503ApplicationProblemPlusJSONResponse) VisitPaymentNotificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3324,6 +4771,181 @@ func (response ListGoPayPaymentOptions504ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type ListMyPaymentsRequestObject struct {
+}
+
+type ListMyPaymentsResponseObject interface {
+	VisitListMyPaymentsResponse(w http.ResponseWriter) error
+}
+
+type ListMyPayments200JSONResponse UserPaymentList
+
+func (response ListMyPayments200JSONResponse) VisitListMyPaymentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMyPayments401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListMyPayments401ApplicationProblemPlusJSONResponse) VisitListMyPaymentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMyPayments500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response ListMyPayments500ApplicationProblemPlusJSONResponse) VisitListMyPaymentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMyPayments503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListMyPayments503ApplicationProblemPlusJSONResponse) VisitListMyPaymentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMyPaymentRequestObject struct {
+	Id PaymentId `json:"id"`
+}
+
+type GetMyPaymentResponseObject interface {
+	VisitGetMyPaymentResponse(w http.ResponseWriter) error
+}
+
+type GetMyPayment200JSONResponse UserPayment
+
+func (response GetMyPayment200JSONResponse) VisitGetMyPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMyPayment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMyPayment400ApplicationProblemPlusJSONResponse) VisitGetMyPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMyPayment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMyPayment401ApplicationProblemPlusJSONResponse) VisitGetMyPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMyPayment404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetMyPayment404ApplicationProblemPlusJSONResponse) VisitGetMyPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMyPayment500ApplicationProblemPlusJSONResponse struct {
+	InternalApplicationProblemPlusJSONResponse
+}
+
+func (response GetMyPayment500ApplicationProblemPlusJSONResponse) VisitGetMyPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMyPayment503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMyPayment503ApplicationProblemPlusJSONResponse) VisitGetMyPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSessionRequestObject struct {
 	Params CreateSessionParams
 	Body   *CreateSessionJSONRequestBody
@@ -3531,12 +5153,27 @@ type StrictServerInterface interface {
 	// CreateInternalAccessToken Client-credentials access token for internal services (HTTP Basic client id and secret).
 	// (POST /internal/v1/access-token)
 	CreateInternalAccessToken(ctx context.Context, request CreateInternalAccessTokenRequestObject) (CreateInternalAccessTokenResponseObject, error)
+	// GetPayment A payment this caller made, with its refunds.
+	// (GET /internal/v1/payments/{id})
+	GetPayment(ctx context.Context, request GetPaymentRequestObject) (GetPaymentResponseObject, error)
+	// CancelPayment Cancel a payment the customer has not confirmed (BI-SNAP cancel); a settled one is refunded instead.
+	// (POST /internal/v1/payments/{id}/cancel)
+	CancelPayment(ctx context.Context, request CancelPaymentRequestObject) (CancelPaymentResponseObject, error)
+	// RefundPayment Refund part or all of a succeeded payment (BI-SNAP refund); refunds never add up to more than was paid.
+	// (POST /internal/v1/payments/{id}/refund)
+	RefundPayment(ctx context.Context, request RefundPaymentRequestObject) (RefundPaymentResponseObject, error)
 	// GetInternalPaymentOptions The payment-option tokens to charge a user with.
 	// (GET /internal/v1/users/{user_id}/payment-options)
 	GetInternalPaymentOptions(ctx context.Context, request GetInternalPaymentOptionsRequestObject) (GetInternalPaymentOptionsResponseObject, error)
+	// CreatePayment Charge a linked GoPay, exactly once.
+	// (POST /internal/v1/users/{user_id}/payments)
+	CreatePayment(ctx context.Context, request CreatePaymentRequestObject) (CreatePaymentResponseObject, error)
 	// GetReadyz Readiness; not shutting down, Postgres and Redis reachable, migrations compatible.
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
+	// PaymentNotification GoPay's payment notification (BI-SNAP), verified and acted on once.
+	// (POST /v1.0/debit/notify)
+	PaymentNotification(ctx context.Context, request PaymentNotificationRequestObject) (PaymentNotificationResponseObject, error)
 	// ListBankAccounts The signed-in user's linked bank accounts, newest first.
 	// (GET /v1/bank-accounts)
 	ListBankAccounts(ctx context.Context, request ListBankAccountsRequestObject) (ListBankAccountsResponseObject, error)
@@ -3570,6 +5207,12 @@ type StrictServerInterface interface {
 	// ListGoPayPaymentOptions The linked GoPay account's payment options (names, active flags, balances; never tokens).
 	// (GET /v1/gopay-link/payment-options)
 	ListGoPayPaymentOptions(ctx context.Context, request ListGoPayPaymentOptionsRequestObject) (ListGoPayPaymentOptionsResponseObject, error)
+	// ListMyPayments The signed-in user's payments, newest first (no tokens, no provider ids).
+	// (GET /v1/payments)
+	ListMyPayments(ctx context.Context, request ListMyPaymentsRequestObject) (ListMyPaymentsResponseObject, error)
+	// GetMyPayment One of the signed-in user's payments.
+	// (GET /v1/payments/{id})
+	GetMyPayment(ctx context.Context, request GetMyPaymentRequestObject) (GetMyPaymentResponseObject, error)
 	// CreateSession Exchange a mini app auth code for a session token.
 	// (POST /v1/sessions)
 	CreateSession(ctx context.Context, request CreateSessionRequestObject) (CreateSessionResponseObject, error)
@@ -3704,6 +5347,129 @@ func (sh *strictHandler) CreateInternalAccessToken(ctx echo.Context) error {
 	return nil
 }
 
+// GetPayment operation middleware
+func (sh *strictHandler) GetPayment(ctx echo.Context, id PaymentId) error {
+	var request GetPaymentRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPayment(ctx.Request().Context(), request.(GetPaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPaymentResponseObject); ok {
+		return validResponse.VisitGetPaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CancelPayment operation middleware
+func (sh *strictHandler) CancelPayment(ctx echo.Context, id PaymentId, params CancelPaymentParams) error {
+	var request CancelPaymentRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body CancelPaymentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelPayment(ctx.Request().Context(), request.(CancelPaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelPayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CancelPaymentResponseObject); ok {
+		return validResponse.VisitCancelPaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RefundPayment operation middleware
+func (sh *strictHandler) RefundPayment(ctx echo.Context, id PaymentId, params RefundPaymentParams) error {
+	var request RefundPaymentRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body RefundPaymentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RefundPayment(ctx.Request().Context(), request.(RefundPaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RefundPayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RefundPaymentResponseObject); ok {
+		return validResponse.VisitRefundPaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetInternalPaymentOptions operation middleware
 func (sh *strictHandler) GetInternalPaymentOptions(ctx echo.Context, userId openapi_types.UUID, params GetInternalPaymentOptionsParams) error {
 	var request GetInternalPaymentOptionsRequestObject
@@ -3730,6 +5496,55 @@ func (sh *strictHandler) GetInternalPaymentOptions(ctx echo.Context, userId open
 	return nil
 }
 
+// CreatePayment operation middleware
+func (sh *strictHandler) CreatePayment(ctx echo.Context, userId openapi_types.UUID, params CreatePaymentParams) error {
+	var request CreatePaymentRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	var body CreatePaymentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePayment(ctx.Request().Context(), request.(CreatePaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePaymentResponseObject); ok {
+		return validResponse.VisitCreatePaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetReadyz operation middleware
 func (sh *strictHandler) GetReadyz(ctx echo.Context) error {
 	var request GetReadyzRequestObject
@@ -3747,6 +5562,54 @@ func (sh *strictHandler) GetReadyz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetReadyzResponseObject); ok {
 		return validResponse.VisitGetReadyzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PaymentNotification operation middleware
+func (sh *strictHandler) PaymentNotification(ctx echo.Context, params PaymentNotificationParams) error {
+	var request PaymentNotificationRequestObject
+
+	request.Params = params
+
+	var body PaymentNotificationJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PaymentNotification(ctx.Request().Context(), request.(PaymentNotificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PaymentNotification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PaymentNotificationResponseObject); ok {
+		return validResponse.VisitPaymentNotificationResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -4095,6 +5958,54 @@ func (sh *strictHandler) ListGoPayPaymentOptions(ctx echo.Context, params ListGo
 	return nil
 }
 
+// ListMyPayments operation middleware
+func (sh *strictHandler) ListMyPayments(ctx echo.Context) error {
+	var request ListMyPaymentsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListMyPayments(ctx.Request().Context(), request.(ListMyPaymentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListMyPayments")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListMyPaymentsResponseObject); ok {
+		return validResponse.VisitListMyPaymentsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetMyPayment operation middleware
+func (sh *strictHandler) GetMyPayment(ctx echo.Context, id PaymentId) error {
+	var request GetMyPaymentRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMyPayment(ctx.Request().Context(), request.(GetMyPaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMyPayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMyPaymentResponseObject); ok {
+		return validResponse.VisitGetMyPaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // CreateSession operation middleware
 func (sh *strictHandler) CreateSession(ctx echo.Context, params CreateSessionParams) error {
 	var request CreateSessionRequestObject
@@ -4148,127 +6059,157 @@ func (sh *strictHandler) CreateSession(ctx echo.Context, params CreateSessionPar
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39Vhu58uCr1HrvOTG/2zaGkEwCZ89ZB0iGvQQ4QH6Zu+OsW7jLti5tqa+kxvHMyb7Ovsc+2e+opP6y",
-	"ZUOYhLkfk7+I3S1VlUr1XeVfWyM5y6RAYXRr/9fWFFmCiv48k1dGKrR/JqhHimeGS9Hab11PEZjQc1Qw",
-	"Ykpx1MBgpDBBYThLD4AbmOXagJAGbhBGbDTFBJhYzKeosNuKWgr/nnOFSWvfqByjlh5NccbsVijyWWv/",
-	"55aQHU3bf4paZpFha7+ljeJi0vryJWpdolGL/tigWgXvCkdSJBqMhDnjFoKxVAjKvsLFBNqXbw/h9c5O",
-	"D/7//9vpdXe7z7c2gzTjgs8sVDslKFwYnKBqfbHAZEyxGRpPtkOmkjdcJFxMThL7AbdAZcxMW1FLsBm9",
-	"nmzccCzVjJnWfivP6clV/O0mV4YZLDf4e45qUe2g6cuNWLHPpygmZtraf7kXWSSL/+6EdjzCOz5Ch9Eq",
-	"O4xybeQM1TMNCT0YwViqOVMJJvYg3skLtgCm4eqsf/FMw0+do+P/PDk87pwcdeEjN1OZG8s2ZoqgUdkV",
-	"QKM9RQbasJsUByLTmCdSLGYy18ATSFDxO0xgrOSMXsw1qu5AtCJHEcfKFUl+6jgcOieWpg8kRMaMQWWX",
-	"+z8/9zv/m3V+6XVed4f7nU9//lPwZE4SnGXSoBgt/oKLVWr1U840yDHEl/j3HLXpnCTxASELUqD9xuJi",
-	"5rK7DpHaFh27Rx2ZPykct/Zb/327utbb7lu9vQSau0djhXq6Cqb/AubcTP3pCTmPYCrneIcK3Ld0XPaW",
-	"JiDpTQ1MIbT9lWOQscUMhdkqcVliU+X3r6OQ4JjlqWntj1mqsaTxjZQpMuHBJtKFuLGGJNziIgI9kplj",
-	"woJHgImE/qNkbrALr+yXL/cgRXvWOoKET7jREcSdGKSCeBivPYvqEB9/DF/sNdWZFBpJgrxho9tr+Z4L",
-	"3s+y8H2TuRnJGQLXoHAk7TU7gBs2ugUuPKZWagHLMgt6TaqfyhFzC/26QTgs87WF8Q1L3jGDc0ZcPZLC",
-	"oDD2T5ZlKXerbmdK3qQ4+/PftNviYSS5cG85WjSxdbyn8G84MpbNcqt00tSei9NBmICWMzRTK9vnVtsI",
-	"q3cUsgTa9nHNEyLUjOuRFGM+yRUmW92WQ8kf4FOiZA9QuW0JLpZagW9PMB5zTJMYLHNpOkU5HiPpEqCv",
-	"COpDKcYpHz0pzP0SYpIIdPGZZcDmdbP4aMPTFLiATMmJQq2hHfuXh1wMi0/jrcgLFq6Bpfa8FgORcnGL",
-	"CbTjiczYYug/H7qP7StS0ebuTfuxfV1ISKWY2Ks9MvwOy/ftA0Mu3KfxvnuBTRgXW1ZTfIlanqWv+Qxl",
-	"bp6esxOekJ3kDSouwPAZHjhzZTOxiRlOhNVPLH1KyD8I/Jy5+4hKSXUACRrGUyf9LQo1NZ7KCeQiQXdu",
-	"Jd87Vj6T5q3MRfKU0J9J0PloCgq1zNUIraUCZsq1MyAsWNdSnjI1wd9LKtzIhK6FvPNk0/wXhJTPuCng",
-	"e8/Ewssu/cSCgBkPC8yZ1T/OvG/H9oshfVG7qlzDKOUoDEnsJCGBwDWkcnRL8twAs3Y8KMyQGUwGYsx4",
-	"aqU6n4gOF7q4C+6xmEz/Dtn+MWhn6zurr6blag+tw9U/vV1zJQjdD4LlZioV/wWflC3fc625mETAxR1L",
-	"eWLphZ8zq59rzpWGtkatuRRg5C2KCNhoZElK/7PveGprHCl0hleNLh8/fuz0czO1i428+7DKhgQtViYS",
-	"zJkwVoy/QaYs2a1R9IZpPoojqHtTO92X3Z17vKmQafFBsDvGU2vnPy0vJ5ihSEig2vtfgbHvNUw7zjNt",
-	"FLLZsPYtcXeuIGGG3TCNRHcpVcIFgeqM4oFox/THyqvuUtfFOT0H7bj22TDwbhcuq7swEMHLEN2jNb7p",
-	"XcmUtOz31Cf3EdO046wmuMlNYfTdIHiAMNmv2Qnl5bBXG0bSGYS5uBVyLqLymkk1ELkmWWafiUGzhYb5",
-	"lI+mB8D0La14dfQX0hgMBM6tyxY+UGsMOfFoVxwIOhMGCR+PUdkL6mW9N0M+CJ1nmVQGk/eYcHZNt+T3",
-	"1T6WonF9V7tb3CUPzC9pd+yPRjIX5sTgzP43UzJDZbjzZXDGeBq49lGLk3TFz2yWWd5p7T1/+WLv5Yu9",
-	"F6tudeFtBVbJplJgc6GXuy9f7e6+fr63+8PLnZ3Qatowk+t6tMkZiOTklX9mzvAmYea8j3AsqhJ1P7vA",
-	"DgEbedQLEMtdqzXkjV3WAuRJqI+tNRUgYvhjy6M1opQxqag1s1dyEqLYEry0RPV8CLaKWKv76JyUT42S",
-	"5LN/Cjrt9X39otUKkUdyE3UuPEpNKlgZTFEwgzN93w2o8+qXciumFFsQN7GJl+D3XqXqySZDFWy42+tF",
-	"myn29SQiVBtQhsj1holbj+cqtW6YuB0y9+2wuFXV3blkYwYKxyx0bejdgumqd/7GJjL0+EiRPTdkphHT",
-	"TJjBjvVxQu84oXBP/DNqzZi+tSsXeOSzm2AkmH8Gpg0qrm91GfVJmTYwJvVNcZ4D9ynF/Irwm1uxEIIK",
-	"75ClmFjDpsL7P+jfy70XL1sPEgsV+aLAMaxDqkHHe477lGvzGy9InXlWLsgSVrRwCKRaCDwktSz9vpYx",
-	"HsNMTq3r78GAqxqk0hZ0XzFB+6JzZVoFLA/VIOXdr6HdwOceqn8DRqif4eMZgcC/cg5LLdLGkoTbO8rS",
-	"ixqEPt7bBNpabKXQCeShSoOO0gDxzEVNr5Lb7gSNdXUOZYLtLYrg1iL9L3Z278951HGs4AghSmbmKRe3",
-	"q1Qne4Kk9TBX6SoWb8mW9OwDKU7YaAFeCERONHHhTM8iywIyQ0EJLr84Ajfd7ySDuTAv91ohXeYFFtk3",
-	"NRm8LCF/ePW6FxTihSbxN0gLlrWilqNA4KJssAJ98mHo0wlfifA3NAejVp4lX0nxkACYOTVRyoEQqZek",
-	"Q23jEIf+iCw101X2XEVe3t4vpTbYsqsJsPUJtldrEmzDcHqtinZeuLzSeVbYaoE7hyEjy6relIkR3if/",
-	"3kuBi41MR05lWCr5tNfQ8eXQuZ9GwmjK1ATJP+/eywjeLCgZsAC82DlI/BB9dIBAExz6cMH6BLrmYmS9",
-	"wupOdYNywAXZHyo1mrTRD1ZI4aMPGPGPFgLpGo6hr4YKmXe2V++8RjV8kOWwdMTFixUNl8CPGidVQLlK",
-	"xE28cF3w6fIdsV7FsOTiteYTF2tZJMwPtOTQ+AhGIVZc7PB+0dKAq7FYA6R7MX6cuTFRTJgV2F1MdVgL",
-	"w96PR22lEKzWWKgZ2480jryvsEEUOdkTMo5quxPBvoWR1IBnHdpkLD0U4WW+EwngZzYy6aIol4hL0ywm",
-	"Hy92FkTpSPGE8HqkWUnAPtNkhFkDLWMTqiXKlcAE2gLnpVmmIypvgRtnNm99NTWjKlxWypEiilRbaPfF",
-	"XuDVFazDmL3niVFMaDiUCqF/cVLYmsATS00mAD9zbSyudIz8FxfSbnvTtMR2Gb+d3VcPqp5Zp9sLRVtf",
-	"shZEWYr5rXX6l8qRXACYXim8+rmvNyK01cKdc9vXsWjy9Am3OvS9zutPv76Odp5/+dO9Ur0BX+gSONti",
-	"1TPOlbJmU9OIPjm6DFHrjqX5UiDmh9evXvR6vW6vFwD+z4NB12Gx+wAU3OpRBVIIjYtGtGzZy/fhp1X1",
-	"4NY0F80A5ZI9EbBZBH424RiwwrtwqHMF5AzV+n2NNCzd8JV9MxgIXQmqWtyL9apNm6g3Fi2QDpP5yW3d",
-	"iqfenV/0/zr82D89Pb5+tMV6L1b6PznOV1F7rKn4vU3EUOrEFcS5eA9FFDVSNUQZcVyqk2trRIjrpmW8",
-	"VTOnNpifq7v7hLkH4pkGnx4iyXa/o7FM5hUb1CEePEWfUVqtH3x7CK/3XvxQguIrRFY1cVgJX1HRJ8zY",
-	"aMoFdhSyhD6wT0eA3UkX4oa1MRTSDMcyF07brxye2391ox/zGam8LGU+d0shYK5Bjrz0w+CCVI+1pjqv",
-	"LNoqUmr0cARU/2xZQlEC0uqkdgCXOILYpVy7tSLRrSAYZWVVAJZDqRSmDiun3QmxAqg2S7UsynXinzq1",
-	"vcBtX8bMa8U8YTCqMMIqOX68vr4A98Aah4Gb0MW6mkplYEoHpPPZjKlFEZ8vuMquFYSnsOCXCpcuT+wt",
-	"QTpVEGxGVs796y1dGO+NOLDr0dp14cFLZAkXPu+zxP5THDltFzaDfw2xch2nc4GAZMdkqOoFDe04k9pM",
-	"FGrLTwoTTn/M+EQRS1AFXixv4yJ9bcVIrur4h7KAhU9EhXmtqGXvnfv7oVGjqEA6RCofLA4kQR8Rzfel",
-	"Mhuc3N/mqzbXX+OsrgnIXRmmTC3K/jiHSCMm0Os9f6at5TpLUesjZhhd3GqZEzGWvsY8nskbnhbmqSvl",
-	"8WGIkJtULjHkYiw3sWnDQXkZ3ce2TeB2ut3nEeipnAuQTiDNUI2mTBhImJ7eSKYS72/Ut30VIGwjTVmD",
-	"6lXIaWIuRbVUQ34EbV+FvmUJdHy25Oq8Coaza3Rd2vr5brQxarQUIX2AIUvcg8lSpo2l6fm4tf/z16R2",
-	"lu/ZHG/uOM7DyYrzDAUpEWryoQYNqzFzBT5Lbcnl5Yj9OpNcmPsFan3P1bvyiQpOcJQrbhZXVJvmbEEf",
-	"7jmk6Eyg1UJA8UihwJ6V1Yg8oTviyuSgXVWGA9NwcnZ9fHnWPx0enp4cn11fRTBl1hwi3eeq46yNxjQf",
-	"VbhNjckof7Icd1vViHE9yBX76MzF+dU1bBdvb9/tbLunOu6pLvRd90JR/yeoEWMu1a2Goq+qgs1JsBXg",
-	"MqaMQLWuj6ekV0UlUwaR5kwD1zqnboru+jabi/7l9dnxZefkqNqfZfwvzsfQlYB3QL4tRPn/+mhdjAC1",
-	"GmK2Sa67nW3/rY4fQIAvdD5OkDU3esNGtyiSzliqzlhR1VUCNzjl3gJycYSyqQKuay0WUL7gEnOsPKOi",
-	"Em8gHpyoJLYkbxCsJCvCM7qq6qtCegPxgJjeQAwEFRa58ux4XR1Z7Dvj9l78sAW+XE2vMcNdfZxb+g7V",
-	"Aug0LL9mRgMT3s1h6WqDgGh0PlkjlDMN8VJTU7y1PxAMymKBesOEwixlC0zgZmFc9Xb5x+4eTGWuNLQJ",
-	"gWpV07n0b+2DUTnGW5FbX3ifHJLckQVhgkbDXu91VJm/bIauom+5io9q5dwLu7tEjzdKzjUq7eoP4+27",
-	"ndhV0eqixv/w/PIKMoXjlE+mRvv6cwSp+IQLTSSyzwz7p6fnH4+PhueXJ+9Ozq5iaFPocyD8kxEIWa8N",
-	"Pliy4qMgAezHjbpRCpoWfUGxZZKBwM+Z1FbgQUMsOJFJJsdegRWZFUI6tHylqCsyTfkIhSY97IWD1d2K",
-	"o2FqUTP8W83LBW/evm1FrTtUTlC0et2dbs/leVGwjLf2W8+7ve5zF+aakjLYZhnfvtvp9raLC0PhfCS9",
-	"YPUbYWflXuuUa1PUlLWa7Zs/h7spMxewCfSo7ZBd4NtDe/Qv2tww+mmp22u319tQ6Pl1BZ6NSrlAlaf1",
-	"FSiALceVXGnv9Mh1sF+4tqi97wCSK20MwPSGlZfbb77zdJv7ontrtcyVFBOoay/yi6wU9XC9fDq4+iRJ",
-	"i/qz5Y0InhdPeUhFZs31+/j9nz/d/uf1Yvtmpf5D2kO+UcF7zQz1oqJh6f38qWFf/fzJ3nUfuCCxQ61t",
-	"vhXaYxxZaV8ktArJ+qyK0ViBW4gL0FOWIbS50WAdJToL/6GR0gVm2ERTFUnRFkbGs8UnNdNf1orEd2h+",
-	"9I98R/Hka1BC/J7yO/SV5RWFl8h3hwK1PvBqVMNurwfzKU+xCOGQA6JyoeuUKBHVrU9fHB+s4v8jsmQz",
-	"AR4Nb5luYmQsUGM8xZuow5MZpz9/PO4frYXanuA6v4ACJVIHztQV3xU3t0/vXPtAhWevNzJZfLPTDWbf",
-	"vzRdPWt6ffmOHNaseVjT50B023d058b6e3Hft3zRnvvg4j8wyHu95yN6nP7E2BmAcV1LWCljwEhYUG9y",
-	"4TctyZxDNppi51AKo2R6n9QpJm8Q/F4Zh54vybhda2SuVOjmVxp9bvalnef3v1Q2RtILLx6yS6Cvxb68",
-	"+/pBuzXaHCutt/m9sie2UlP30qLsP1sr5Ysww7Jcd5936j16jZ48e9+X4xAa2hQVpya6YEhikzSvy4Lc",
-	"+hrbv/pg0pdtn8zp1HJmXuIH+vxcSorA1JUoXZCf6BJa7TIVRKzPBVz0//r++Ox6eH5xfXJ+djV83/9p",
-	"2H93HMHLHmi4WUAROTsYCGmmqOZcI7VIubvjF/wf5IVBe25FIKOeflTAbqykrCrl9FTmaUJXdSuCJizO",
-	"r/amA/iAFpwIK2sWMOZKG2h73EZTJiZF4kgKYF4NX7ObXEyYgDybKJbg1kHdJSz20wNhD1EKPz/CLiCs",
-	"K6sNEyPSywrd175ZkPDpwskYivkF9g7ospx3IIrK0n3raUKwXZ3cO4cALWWWEo0aSvruL+cZB6I4VSI6",
-	"ZfC850tFxVyVJ0FZPu8F1qrN4gj42Ao16qs3UyYG4uq6f3o8vD7/y3F18NDeeWFdN/IF68dfQVfPLkD7",
-	"Re/59ove3vaL3u6W8xNXbJE1ZYxhX605WqcqqfsN83XC8qLafLuchvOAZ4sZK9/V81tDsU0aUNd9ve+v",
-	"Xnp7979UjgOgFx6gIcpRGI9TDbsPQr2YevIobWLfeQDmS2MofqOrUatB9oqgEPKVaGVOlpW1yGFVQ5m9",
-	"X9ZqkUNK5Ll4dma4mMTQdqKJadDSCkon9EpZyS0MKc3j0UZmkVc73Pi5IVZBoouJXf344fro/OPZ8Oj4",
-	"tP/XrQgCCU0ntmo5TWjb7UpfkbmZUjdcMLV4psEHlaw6yjMaCjSXIHCOKrLCyz6LnzMmkm17LRUbGVB5",
-	"ilvdckMXgCSLhlqPE4nOS5+xW2zimgsi337pAlzaJVZwxTtUCze/xi54iwtMKKCqSVhuuTgk8z3i9PSS",
-	"7tHVvDVTQDGfyhRhnCIamrLgM+epZAn4whzVDQnfS3fk31FYVenwgHyi7b95hGHjlmd+XtDiAGKXmq63",
-	"ftdz6q7SZrPjV251QAeip7mhasqEes0vPAvTmTp+oAkaVlpEUDEyhb6Z4TcpbvQL73a2b5i47Two6llL",
-	"D+jvecDLPYlr1FABc/fRWuV3cAfK/FVI6Go+EZh0uCDh6suGraCoZ3IiEjhUFaS0qZ9u8yQ/fYlK175J",
-	"vOPPzqB1snWpeOihxd712W4+BTEQBGg5zcd6I1bo0D4zJ1qLcmFfTItipBaZoVRBvwzM7BSZEoHzgSi7",
-	"2aRyQZsik1VWGlvbeT5FUWVb6hSjeTGOkDS7qTsQZ9IJTJo3RV5MLlLyuWhZRx4oWzFDduZSBf6qdXmv",
-	"XVcMoXuAEbg89O3T94nBrOkqeOIoTKOJOHT1eTO3SZllP+rLH/RBkz/8gyQodr9hguAeSF3I9ont5K80",
-	"e586brP7kJfrY2GeNtrzz2PSr1UkpzSkrnlDSKazKkVafO7zU+tVSMhG2P6VJ1+cVknRDYFqisYj+nyj",
-	"cPz2U21X3eO90FzSmbx78iv5ta7rP09wcy0TfqBRjPWRtCu2TcOoeQAPjphKOr45arOdWqtQ+6526vLI",
-	"hDV2agHzv7Cdas+mxHO9gWof22SY9vWtm/EM79DAeT83Uzh07VW+gvx5z4/khcP+5dHw8vjdydX1Zf/6",
-	"5Pxsq6yEqYqlKEPmxx1Y+7TOQ+DLBiOf+yXXzX7uXGTrt1veLUpkoc3gjsuiHl4Dg71er14FTlX6+wOx",
-	"XCP7GoyEnefVXOCiYBaYgZnUBnZ7dqfVAcLbMU0RjiAexpF9OkWmjb9VA+EnPUcQl0WrMdT2SZmYxOAq",
-	"EY7PIoiX6nFjuMWFhtVaWmdiUxeXpp12CIVebxVGnbERujDK/4QudGAIf4b/gP8G/zf21T+ezK7c82YB",
-	"ChOucGQKslEciaYOcz0QVaXlhpLQyLvWbnixH3XrZxq7HIjwn9LiayYbB4z65arqfwmrfl2p+IPM+p1v",
-	"C0az5jggMP1TB3RrIa6V9sbFKP64Ko2P/zCu/zCun9K4JvakhGOl8KqSElMTdx8uT61Us2wcUoEho4YM",
-	"620v7NZaOLUL9LaYD/V1Qqr5GxMPEFTV70XYh0Mljm783prfRdgN9GGv2OvPH8Ye9dn2j7363zuV9LiL",
-	"+ORG3opZ51n3mS4VbqGrwVgJZaBNwTVrGrkUjVPRW1/H4LUhhsGs0HmGgsqzSw1uvQVXFx2BlvRLH+yW",
-	"8iZFqbwvl6bfLYkhU/LORzdLDG4wlWKiK0vDA9WFD26Qa81+HUs1wYSaDn2onZLR5RPPyq8Uwl5v78Cl",
-	"w/wb1jjc6722YoEqoWk4bGF0clfqDeeN7HbgBxlACm9YlXYMp2ppE7BnBsJ69W1vE19/uDwbWvnjsvf2",
-	"CIZ+f2d2WmvNddPFwRx6TUBc1cbRPZ2U+UM4/AMLh8IwXxIOG4QAlad0Uj/gbl3YyMUMKKPw1cxWVVQ8",
-	"KA70wf9SRPcpozp/WGff2zrzUSc/e50CCXkh5yl9VE6tcR/7Sdzh6YlbJCdHKTJlNU7RI1ewOPE0xTKC",
-	"Sqy/vGrxYyMajUmLGrRynI6vN/O/P0KiH4UlWhLVfr2GPi6njUPCiU9cX+FKIr4aKvktL9O3i55V8K2J",
-	"m1mK/cNf0H/PixYMAlY/qhO+J+GY31l9BJarqnZZ6Wos18YhWvuNCRP2VjvDr0hxyDtUA0GywN7nW8RM",
-	"N8ehujrbdjG6CQ5LaIqiF3eDS+HRGGxVQMzVQARmh+27W1te9KKUkxs4Puu/OT0+ipo/WzdnGX3rRBPB",
-	"3YR0INoMLo7Pjk7O3tVT3D6RzTTEXvT4HD03Gqoxsv5HjChKZiURtWDH746vw6bg6aNV8m8KhUVfK6S+",
-	"TzK8MWvuieNlG+XjafFDV77Y1/2KxJxxCqsWgfCScdolS2z9ETH7I2L25Olo4uWQVlhxEB7TgVAMxfo9",
-	"WhBCbQWwsaugC1fl7K7YXtWBoC6GKcsy10iBAlizVD8smbWz8e4rc/9nK0YPzHZbYyH6g+/+UVb+D2gf",
-	"poGG1We6KCyvJtnRr1VGxU8vjlM20VFRYqwP/JwSV3++tUGEFHM86h2Nm8oei6Ebz3QtX9x2v51WdqRE",
-	"oLmYpBR/2wpUPHrTdyAaWBatWLQuQX5Q5aWdtVnZa2UFZFUAyUBPpTKdlN9hMhDO0IbGD7dRAby1PO9r",
-	"P2wMP/FtiMGQX/23Fv4l0p7BX4946pynp2co0emPU1K0+/ft9/zDSPt3MNIaEroQho2qwGrIEDmfDYlT",
-	"F72lrP3kpxqou0JQ0NwvGpe0v729s/tDt9ftdXf2X/Ve9eim+yV+XfFnfLu7m1jgWyBct7tUoylqo5iR",
-	"SnfhPRrFR+7JTMkxT30ihsBIigFwLJlx6+xqg8J6QP2j9ydnw/7R0eVWRJ0VRUDPZzBrrRFWhi3/FNRE",
-	"UPammsn0db8dU/yufkG41S3eNKY1eeUZGNr0wDnsfsNmLd3qrqc+pFIPmRZarEhZES8sx0AaQVJuVvR6",
-	"DQanqFf3PmTKnvWE09kSo02VzCfTYAlYkQkLlXDVNnOZh9XN3obbqH3vdK372vdL1YZp1A6Fyslru5Xt",
-	"bl8+ffmvAAAA//8=",
+	"7H39Vhu58uCr1HrvOTG/aYwhJJPA2bPrAMmwlwAHyC8zO866hVu2dWlLvpIaxzMn+zr7Hvtke1SS+sNW",
+	"24YAyZ2b/EXc3VKpVKrvKv3Z6IvxRHDKtWrs/dkYUZJQiX+eikstJDV/JlT1JZtoJnhjr3E1okC4mlIJ",
+	"fSIlowoI9CVNKNeMpPvANIwzpYELDdcU+qQ/ogkQPpuOqKStRtSQ9J8ZkzRp7GmZ0aih+iM6JmYqyrNx",
+	"Y+/3BhebCqf/FDX0bEIbew2lJePDxpcvUeOCajnrDDSVi+Bd0r7giQItYEqYgWAgJAVpPmF8CM2Ltwfw",
+	"enu7Df/v/263Wzut5xvLQRozzsYGqu0cFMY1HVLZ+GKAmRBJxlQ7tB0QmbxhPGF8eJyYH5gBakL0qBE1",
+	"OBnj58nSCQdCjolu7DWyDN9cXL+Z5FITTfMJ/plROStmUPhw6arI5xPKh3rU2Hu5G5lF+v9uh2Y8pLes",
+	"T+2KFsmhnyktxlQ+U5DgixEMhJwSmdDEbMQ7cU5mQBRcnnbOnyn4dfPw6D+PD442jw9b8JHpkci0IRs9",
+	"oqCoNCOAomYXCShNrlPa5RNFs0Tw2VhkClgCCZXsliYwkGKMH2aKylaXNyKLEUvKBUp+3bRr2Dw2OF0T",
+	"EROiNZVmuP/9e2fzf5HNP9qbr1u9vc1PP/0tuDPHCR1PhKa8P/s7nS1iq5MyokAMIL6g/8yo0pvHSbyP",
+	"iwXBqXli1qKnolW3kNIUm2aO8mL+Jumgsdf4r1vFsd6yT9XWHGgG2nMyG1OuH49QL+hAUjVaxIN7AFOm",
+	"R448uJhGMBJTeksl2KdID4YNJCDwSwVEUmi6M01gYhewkSNr7hxIN38Z6oQOSJbqxt6ApIrmUF8LkVLC",
+	"Hdi4NyFyL2ERbugsAtUXE0vlngiB8AT/I0WmaQtemYcvdyGlhphUBAkbMq0iiDdjEBLiXly72QWV3H+f",
+	"v5g9VBPBFUUW9Yb0b67Ee8ZZZzIJH2iR6b4YU2AKJO0Lc4734Zr0b4Bxt1LDFoFMJgb0ktg4EX1iB/pz",
+	"CeXMU4qB8Q1J3hFNpwSPTV9wTbk2f5LJJGV21K2JFNcpHf/0D2WnWA8l5/Yri4vqai3tSfoP2teGzDIj",
+	"1dLU7IsVcjQBJcZUj4zwmBpxxo1gk5Qk0DSvK5YgosZM9QUfsGEmabLRatgluQ18yiWZDZR2WoSLpOag",
+	"mh2MB4ymSQyGuBTuohgMKAorwEcI9YHgg5T1nxTmTg4xcgQ8+MQQYPW4mfUozdIUGIeJFENJlYJm7D7u",
+	"Md7zv8YbkWMsTAFJzX7Nujxl/IYm0IyHYkJmPfd7z/5sPhESJ7dfmp/N51xAKvjQHO2+Zrc0/9680GPc",
+	"/hrv2Q/IkDC+YUTRl6jhSPqKjanI9NNTdsISVMScxsY4aDam+1YfWo5sJIZjbgQgSZ8S8g+cfp7Y80il",
+	"FHIfEqoJSy33N0so6QmpGELGE2r3Lad7S8qnQr8VGU+eEvpTASrrj0BSJTLZp0YVAj1iymooBqwrIU6I",
+	"HNJvxRWuRYLHQtw6tCn2B4WUjZn28L0nfOZ4l3piRkC0gwWmxMgfaz80Y/Oghw9KR5Up6KeMco0cO0mQ",
+	"ITAFqejfID/XQIyhAJJOKNE06fIBYanh6mzINxlX/izY12K0LTbRuIhBWWPCqpUlKVd6qW6t7u2tkq2C",
+	"y/3ASaZHQrI/6JOS5XumFOPDCBi/JSlLDL7o54mRzyXrTUFTUaWY4KDFDeURkH7foBT/Z75x2Fa0L6lV",
+	"vEp4+fjx42Yn0yMzWN/ZJ4tkiNDSQkWCKeHasPE3lEiDdqMUvSGK9eMIyubadutla3uFuRZSLT5wcktY",
+	"agyJp6XlhE4oT5ChmvNfgLHnJEwzziZKS0rGvdJTpO5MQkI0uSaKIt6FkAnjCKpViru8GeMfC5/aQ11m",
+	"5/geNOPSb73Aty24KM5ClwcPQ7RCajzoWZlIYcjvqXfuI03TTas1wXWmvdJ3TcEBRJO9kp6QHw5ztKEv",
+	"rEKY8RsupjzKj5mQXZ4p5GXmnRgUmSmYjlh/tA9E3eCIl4d/R4lBgNOpsQnDG2qUIcsezYhdjntCIGGD",
+	"AZXmgDpe79SQD1xlk4mQmibvacLIFZ6Sbyt9DEbj8qxmtriFFpgb0szY6fdFxvWxpmPz34kUEyo1s7YM",
+	"HROWBo59ZGxX8/wzGU8M7TR2n798sfvyxe6LRUPVW1uBUSYjwWl1oJc7L1/t7Lx+vrvz88vt7dBoShOd",
+	"qbI7yyqIaOTlf06s4o3MzFofYWdXwep+twY5Ahu5pXsQ81mLMcS1GdYA5FCojow2FUBi+GdDoyWk5E6v",
+	"qDE2R3IYwtgcvDhE8X4ItgJZi/OoDIVPCZNos38KGu3led2gxQiRW+Qy7Jy7JVWxYHgwukc0HatVJ6BM",
+	"q1/yqYiUZIbURIaOg688SsWbVYLyZLjTbkfLMXZ3FOFSK1CG0PWG8Bu3zkVsXRN+0yP2ac+fquLsXJAB",
+	"AUkHJHRs8FtPdMU3/yBDEXq9L1Gf6xFd8UUlRNNNY+OEvrFMYYXfKmqMiboxI/t1ZOProKuZfQaiNJVM",
+	"3ajc65MSpWGA4hv9PPv2V3Qqev+eHdEzQUlvKUlpYhSbYt3/gf9e7r542ViLLRToiwLbULeoCh5XbPcJ",
+	"U/orD0iZeBYOyNyqcOAQSAeE92nqnJclBwtJEma2hqTnJQidm68KtKTEibaS/3fnxYsQpgPz5z7+ENc0",
+	"+3dXwrwPMVu1Qj3GAViUYIW0Qn5BE2o+tKZUw8OyrgTLeU9p2ZX1fFqO9QcgxPIe3p8QEfyvIkQy9ox0",
+	"GbTvBacoQSoMaCXxRgUu1kKKjwc48TUmn4/tZy/ai8JMyITKnqSob/ZrTL0+SVOMC+Hb+xjjcE57mFBp",
+	"f24hd3qwMIx5f9YTOZI8Cb87O+/81vvYOTk5umpEDfOfk87V0UWAaM3+60zyXibTxYV9HFHpVX8bptKl",
+	"IJhzJJifzo9PYUKGGPMszpxk1fXutHdfVdY40nqi/vve1tZKxj+/B5WlR5646kn30tr69yTdTI9yeR2I",
+	"Eee2EIbo4rENOFwmN60h1Z1Mjw5EQpsb8dz2v9jeWR2PLCOhgCO0UNymE8ZvFhkGquKo6IT3+S2aYY7z",
+	"QUqHpD8DJz8jK9UZv6luvphQjsFnNzgFpluPpL4wrl/uNkJqoJP1aBqU1Jd55eLnV6/bQf3HK2Hu5ChO",
+	"Jo2oYTEQPC61BpSL2/VcJO6OC35ASypqZJPkjhgPya6x1bByERZC9ZxgK00cotBfKEn1aJE8FxcvblYL",
+	"2CVm4GJwup7rvqrhur06nusDBU6GnOXsN3DmaMg+MVprSpwkWUsY1hId+mPCXMkJH8cje9ZzowX0R0QO",
+	"Kbq2WisJwWnUOQF6wP3MQeSH8KMCCBrSnvO01Se3KMb7FMpnqhXkAzY+tS7XqOJmfbUhvPUB+/feTCCt",
+	"oRh81CuU+cUzr6jsraX0zm2x/7DA4Rz4UWWnPJSLSFxGC1eeTufPiDHIezkV12r+jNeSSJgecMieds4/",
+	"z1as2301a6nAVRmsAtLKFd9P3RhKwvUC7DYc0StFMFavozRSCFajLJTs1HsqR87MXsKKLO8JKUel2RFh",
+	"D6EkVeCpWzYqS+sueJ7ueAL0M+nrdOZTmeJcNYvRPRJbDSL3QbAE13VPtRKBfaZQCTMKmtG0wertNIEm",
+	"p9NcLVMRpp7BtbX4Nu6MzajwNOd8xDtgK0bYbuDThVWHV/aeJVoSruBASAqd82OvawJLDDYJB/qZKW3W",
+	"itvI/rDRoKZTTfPVzq9ve+fVWiZVnWz3grY8ZMn/OOcur/WXzaUKWgMKP/EOsanLBcRly5nd56ZLAVPo",
+	"JMO1laFvb77+9OfraPv5l7+t5OoV+EKHwOoWi06dTBoDa1ZVoo8PL0LYuiVpNufD/Pn1qxftdrvVbgeA",
+	"/6nbbdlV7KyxBDt6VIAUWsZ5xdE876ByDodF8WDH1OdV3/6cPhHQWTj9rMPhE0lvw1GCBZAnVNbPq4Um",
+	"6ZJH5stgDGEhHmHW7scrJq0uvTKoX3QYzSjrAxL8bl6d+9iCA8LSTNLeXJTmzq6+gBtnhT8l4CtJmKR9",
+	"HbaiHf5Vz6jLgtu4KfJqzAevms+YQSfHKo8xMwnnx6dBC1rSQcYTm0WxFprtB+vrtRf4fkiRVVTr9B62",
+	"LA27VOdQVOdk7aPfmzpV1K79YQzdr1CU8ZVCW17PI1VaQJQnq9fZzMXGLTmDPjx8BxXNrvYuifD1knDF",
+	"ZxPJ7mDX/jMjXDPtLXRXfdBuu4nqqxHqg8UWgNLQS1B5KjQbsH6N+CgQfMwHosQPinEK7lcvRUsIfL5M",
+	"hlb8pA8iG1OiqdJXRtOyx+0y97OUJwu5xajsj4jPl58jnABjZUYIp+dEak7lhT8Sp+IuX9/xMz2/rEOq",
+	"+qs/XHAr14JeOsJ1iFxCWk/pFSq0rznH//18OytXpf6T0eni0u7rVHlsZ0ooP8dWXVh5g2FrRTHlNg9r",
+	"zxVjNBWlEJedMPFGSVQvcdQszu6yMh0QzxS4HCS0AVa75ObRvOCtsQsP7qJLW1osUnl7AK93X/ycg+LS",
+	"kBdt1rC5eomlSzAm/RHjdFNSkuAP5u0IaGvYgrhil/e40L2ByLi1ixc2z86/ONEv2RiNw0lKXIIg5hkw",
+	"BaLveCENDohJ/zUlIHllgM/bwpejQmuTmOVmrLdmYC1xBLHN62uVSp02ajQ5l74fgOVASElTuyprB+PC",
+	"PFBNkirhc8LjXzdLc4GdPk/MKGWMh8EoHO6L6Pjl6uoc7As1rjWmQwfrciSkhhFukMrGYyJnPgnEU5UZ",
+	"KwiP93XNZcdfHEOuXwEnY/QHrB5v7sA4v50FuxySrwukXVCSMO6Si+bIf0T7N6pe/fozRMrlNZ1xChQt",
+	"/gmV5azZZjwRSg8lVYaejKGBf4zZUCJJYJlHLG5inyPpzKLS+kOpZl4Fx+oPoyUJ3bN/rxtfifyiw6ga",
+	"uKKDJzcL17T6rEa9wuxbYrEE7JP1Uj8WJi4pFAFDoB67T5JusXaaUBijD1tbWsZlPRpDGLs87Zx3+oEI",
+	"uK8LPFjIuttpt1+8bLfDtGM/el9kgRbfXdpswkGWrrGG0uSLwwYXYvMVAims98iFcoUOS+IsXxcuqY5f",
+	"Ey+pofFLTaQu5SjdzyevKE2g3X7+TIGiZJxSpQ6JJigRq3acK0GOx+Kapd5DagsxnG0f8tTnQ/SYswXr",
+	"+H/l+LyMVsmDKnDbrdbzCNRITDkIK+m9KQYJUaNrQWTiXN7laV8FEFtJMi1B9Srktyc2wW+uAvgQmq6G",
+	"eMMg6Oh0ztv+KphRUcLrvP27s9wfs9J0C1MPTebyFEmang0ae7/fJTFu/pxN6fUto9Owp+9sQjlqZ9gD",
+	"AhOjjCqaSXA5xgZdTkCbxxPBuF6tqZTnXDwrn75EjQ+Kym/pi53LyruvUL6jm/XrHaJP5ZIMKQL3cQuG",
+	"OGVp7x8gLbRMSfdMC0XJ0s8k07NLLHSzNr8LgB9gvDrQGIKDf8UbKs/y0kaWIMu2NXfQLMrMgSg4Pr06",
+	"ujjtnPQOTo6PTq8uIxgRY/aijWNL7YwtThTrF0Q30nqClDmfibBo+cTlsH/s4tXnZ5dXsOW/3rrd3rJv",
+	"bdq3WtCxrRB8MSHHrg5TIW8U+C4wBWxWoC4AN7Hup7quIzm+CizpPKw+JQqYUhm2ZmjVNwU571xcnR5d",
+	"bB4fFvOTCfu7OyCFvmGBfOvP8P/8eNUIFTnFFalfRdft9pZ7quI1EPAF98fK1epEb0j/hvJkcyDk5kBi",
+	"CVcC13TEnKVrI6t5hwa4KvVrgPwDm6pI8j3yIZcuXzt1E8kS42NgBKsPWBfhm1KSQ5evkeXQ5V2OVUq2",
+	"1juuK0qLXR+f3Rc/b4CrfVM17hZbbGeHvqVyBrgbhl4nWgHhzp1F0sVuA7zSpwWaBNu3xHMtWOKNvS4n",
+	"kGf+l7svSDpJyYwmcD3TthQ8/2NnF0YikwqauIBiVL154b7aAy0zGm9EdnzuopSQZBYtFIZUK9htv44K",
+	"NwcZU1seOF8SiIV39oOdHcTHGymmikplg3Lx1u12bEtylW8YcHB2cQkTSQcpG460csXsFKyLWCGKzDu9",
+	"zsnJ2cejw97ZxfG749PLGJqYDNLl7s0IuCgXGu/PeWuiIALMz5UiVEwj8U1GYkMkXU4/T4QyDA8qbMGy",
+	"TNSAd/2qUMvlwi7LlZ3aitWU9SlXKA0dczCqpGRUEzkrOXga1cMFb96+bUSNWyoto2i0W9utts18pZxM",
+	"WGOv8bzVbj23gf8RCoMtMmFbt9ut9pY/MJjgRFEuGNmFqzN8r2Fkmi9Qa1SbTf0e7v00sSHsQMOb7Wgu",
+	"nLQyoPRprnXMTru9pGr0btWilbK7QMnoGXdhYjEo+Epzu40uIvPA9ljZfQSQbJ1kAKY3JD/cbvLtp5vc",
+	"VfAbJXoqBR9CWXqh/8twUQfXy6eDq4Oc1BezzU+E8Lx4yk3yuYa2eYib//nTzX9Wrtyvlv2v02vigarn",
+	"S2qoYxUVTe/3TxX96vdP5qw7BzWyHeyT4xq3uRVHhtv7FD/PWZ8VvnjDcD27ADUiEwpNphUYux33wv2o",
+	"hbAOeDJUaA/4HjOfDNRmPake/VHLEt9R/Yt75RHZk8vKD9F7ym5pqzGH4Tn03VJOldp3YlTBTrsN0xFL",
+	"qXfVoz0sM67KmMgXqhrGrjU7u7j+XyhJliPg3vDmCXgElQVs44dxBWwXRbSVn78cdQ5roTY7WGcXoHEm",
+	"VGBPbTmSP7kd/ObK+c0ceb0RyezBdjeYj/ylauEZ1evLI1JYNQu8pmkC4m3P4p1pY+/FHdc/hth0KuuO",
+	"hG7Wbj/v4+v4J42tAhiXpYThMhq0gBk2OvN20xzPOSD9Ed08EFxLka7iOr5PKMLvhHHo/RyNW6WuaIUI",
+	"Xf5JpWmO+Wj7+eqP8i5L+MGLdWYJNMkwH++8Xmu2Ss+kQuot/y5vsFWIqZW4yJvZ1HJ572aY5+v2981y",
+	"w59Kgx9z3uf9EAqaGP3EjjxBl8Qybl7mBS5Ir7b+ZMmXZfzdu2AWFN4QaopXtoqGlo+quuYeovCZdcss",
+	"q6ePfyLau6s/ytuhfVviXE8F6eSFwrbLF1YSw5gk1HUgMqqFywws058nslX0t2V9l0tkUrnNwNeQYrTy",
+	"5aLh6Bovzzf4/PQ4IjLYZeGJReSSg3bgPM/f9ynbba8hOvKGm99Asu2s83G5C9fTysOdtbbV9429F5cy",
+	"36yxq3ONPL+SuVnqLToYV7PgR8Ta0i4bnibQfHO8iRVMlmlt7KPfFpPQMQOLeVZIE2BcaUqSe/FEWWSu",
+	"OJ646JSJ55MPYp8HZh/sAVFYkIWNUHMLiGloWpWBJ/g/+9gaRWgm2qbDXV70TttowXuB2WbEvEnQy5DS",
+	"Aeqwdjbzy+7OTg4V/dynNFE9t644snlrENsYU2y9fVVObzNKHobT36ldtBNqj9Uwur5L4p0aSD+SgKnm",
+	"8awlWbYfePL6VnVIWs04D3rGEcQ26hljP77YhUpjR8C+GNH32S2R8A8B9UNA/csJKHs+wLyBjS3TFP3w",
+	"kB+IXHLloskemo19r5S7oC9JEsgmhqWNC1ZOFEwIW1dGZcrw2T9dTswXL7M2Szn1zpIMNJu1Keto3qrC",
+	"BTfD+KJNeG/mqeJoWDAO553f3h+dXvXOzq+Oz04ve+87v/Y6744ieNkGBdcz8AlA+10u9IjKKVMU+YL1",
+	"ubgB/xtG76CJkovk3P5aZLrUc0KNRJZaubgRQRUWG491LmdweTlwzA2bnMGASaWh6dbWHxE+9InlggNx",
+	"7tsrcp3xIeGQTYaSJHRjvxxK9POpLjfGvxHjGLk3A/AZKhNG5QA1MgjDx65jLa6nBccD8E30zQFWeWOc",
+	"Lvc9WvZgt/0agj3TMSxoF4BD6blCBAU5fvfm6xC63O8qIh0z/F3ENHK1g3G5CsBFD0t9G+II2ABmIsPm",
+	"7oY0u/zyqnNy1Ls6+/tRsfHQ3H4BY8Yxhlje/gK6cvYxNF+0n2+9aO9uvWjvbIQ0jndU1zQECcf4qvdy",
+	"FOV2X3E5x0q9Jr/zZS0D1l608ahulxqMLfOcqr+Y9P0hoXIJVfK0OUHgmXzBWonlZXlXn9UuyhpRo+pN",
+	"ogvPQPMLYJ6pXDj6Sqk8H6aOlTf7gqRU9T3fN7wXeUuXOxZmZUOmMDcDPAO1Lciatfx1I6q87RDV3N3Z",
+	"6fJ4rhlSiSk7m6lI0os37JUoYM0oI8RuLc9zBXLwj0z5a1Hs6IyrbDBgfWzQ4t5aMMc2IphKph32cp0i",
+	"V683kJNzt6FoNyJ+nNLR5TYnEhJ6zbRzSRuz2Ly5B0H93efblCvosYxkLucxhiZK31XF6UC0LU3xyZmI",
+	"KyyU4vN2gVF8UqF0VBgQke0A3uXV26/sIopW61h2Ap3z41Y1JwlveOEJ0ULObH/FeK4GOzaam3lg9Q+0",
+	"r0t9GGvMdTNp3m7E7wuCs9Nuh0RapRnmU4qxv6DFfRfh/Fju31Bv0+/H/XtVigm4W3wwNlByqeX3rrje",
+	"o7ZiUQOzSsFDehOW+amRcSVFraym8Q+fwA+fwL+i09orVWkpOygqNf1yVcZhgx7P6B+1tvoBllPabPOJ",
+	"Rs9a0xqARIESxhy1Qim3SJnR9FLk7EqLSZS7kt0VYUaWUpuxevnLh6vDs4+nvcOjk85vRtYvlpVa47BU",
+	"WYriv8jkItZJf804kUaiu5RPIx6se0NPBXA6pTIyJqKVnxPCky3DYiTpa5BZSjda+YQ2PRgJHG8ZSQS1",
+	"fv8xuaHVtWYc0beXJ+hcmCEW1kpvqZzZq+rMgDd0RhNMd1Zokm7YLGHiroPBt+csfFXc3ao9FNORSCkM",
+	"Uko1Xqjk6pdTQRKv/WEP5wUT98Ju+SNKiKIoOcB6cfoHz/9bOuWpuxpwtg+xLRAu3/JSrmy2yujytKx8",
+	"qn3cEDXKNKpjCV4rc+5IGPfU0gNelmU4RAQFIWNiOtHsOqVLs7YwIRn16C0uNBvM6m2eAyN4E0/mEylu",
+	"WWLoHi/JmbkcEdWC+NfNy+N3p52rDxdHsaWsWyrZwF4G+0tn58VLQ9AXl52o5O7y4xk7KrtOWR/T2Zve",
+	"KXd6dnX89rfe+Yc3J8cHvb8f/dZ7e3xytA+MgyI8uRafYSwS6pLh8YdnaiPC2866HGsx9hYXuxfDT5CK",
+	"KZUj+rlpYWuOGWcDZlYqktnGBvwEMb4X/7p5dfz+6PKq8/48toeq8lOX41qvqXco5t6jvZLHaLe9DTEv",
+	"ddvpWQMvwfqZ8oNcxSH2lkoOTHU56d9wMU1pMqQ2G4cNuZA02S8pQdYHOxaGO1yT/s2UyERBk0BKNC1F",
+	"MVxGamEvOXei6nIukKME/VihlkFh1X+x9CZH110uKg7o/zXD54S37vDb7Z3ABI+kXocQ98Tata8KD6Z0",
+	"F5QV+YubIRH9DCU6sO88uelHfmAwBasiXLxnIucUZX7jgzobkWXYzHGYnP+sUPZut7euCb/ZXKu+pVQI",
+	"ph5TWZi/yqbGcexhbt2bXr9Bbl1eqRhykyo25DTZZNy7J50CX6nZi1B5xT4/Uuny3lZ38tOXqEYrOPrs",
+	"ZIatJqu2A1q30XH5SnBXbNblCGh+CSxPrAKL84ytmu5b5bpGspT35WyisSisk6fgb/uaOE6nRny6mxyE",
+	"tOn53teWu70Ep9aLl9fVlTGGuSgWkeg6a3X5qRWV9ppijDtmPMXsWhzWoqeIoYYk6lz36Ttno3yPqYQ1",
+	"HbWfWN5V7p6q8ShV9ndK8puj3UbvV+nDvfjg7qQVkNrinCeWwD9cQv8eLqFaQXKCd5tXTwjydFIUw/rf",
+	"XSVivQgJ6Qh5VUBCU2r7UlRZ4yH+vpQ5BqIMXxlgWAxo74ZigMbC+t5zkf91ylhqifAD3uDv7xfQId2m",
+	"otSsQYN9IpNNdzHAcj211BrnUfXU+ZvuavRUD/NfWE81e5Ovs15BNa8tU0w76saZsO+ohrNOpkdwYK8W",
+	"cPHW520XKISDzsVh7+Lo3fHl1UXn6vjsdCPveVC0xcBaSHfVF4aISzQErl9R5Hwq6AY0v1t3q8xSpF3f",
+	"mwuaBG6Z8B0uFRDYbbfLfR0xYL7X5fPNuV6DFrD9vIhV+k5dQDSMhdKw0zYzLQY1t2KMbEYQ9+LIvJ1S",
+	"orQ7VTYQracigjjvlhVDaZ6U8GEMtub86DSCeK4RWAw3dKZgsYmXVbGxS7PCmbZxCe32IoxqQvrUOtb+",
+	"B7RgE3rwE/wH/Bf4P7Hr8+DQbPtMXc/AR+A92jDzA6O+THV50VNnSS8qF4oHSftCumv9XFY6FKnr+eDX",
+	"pH8DjLvIct5uJaDUz7dz+0to9XU96p44kzvQ7CzAMN1b+3hqIS71FIvhmg6EpBAXPfniH8r1D+X6KZVr",
+	"JE9MES4E3n4lF8ezuw8XJ4arGTIOicCQUmNLexyzq9VwSgforW/vdjcmVRphPUZlPrjENm+5H3+umY29",
+	"tb3GYb8TuINoQV9/vh559G+uxHvrm7r30X/0NIt7HcRv62UuSepnKhe4XlaDNhxKQxOda0Y1suF+K6I3",
+	"7kbgpbvvgxkGZxPKi6CltxZsB6wIlABmY94KuPBN0VxjLJu2g4FO593MV3BNU8GHqtA0HFAt+GALgEr6",
+	"60BgKhCOZv2YGAzM33iWP5IUdtu7+zaB1X2BlW7t14YtYM8rI179p64KrgVnlXx0r7xgaNjoNOi8d4pV",
+	"rscw7IulA/pMlxurvul04qsPF6c9w39s/qTZgp6b36qdRluziYpxMFpYYhCXpW6ST8dlfjCH75g5eMV8",
+	"jjksYQKY8LyZusud69xG1meAEYU7E9tcmuUqP5CdKncEPY1X54d29tjamfM62aBUEx0JmefzGD7Kb2y0",
+	"P6PHoO7m8A3kk/2UEmkkju+G6kkcaRp9GUEh1pkfFSFDDm6rwZE351dJugoxn/1vWD/lBmlJBP6ybPez",
+	"EyhCQsKQTmwH2YWkruJC9Yc8TA/nPSvgq/GbGYx99wf03/OgBZ2A9tjZXQudk7DP77R8/avtn2Wj0sWV",
+	"tEsvkN2r3BljTrVV/HyIw2aTIS8w5/mG0omqdnGwHZWa/tpSOMih8QmU9gTnzKNyqauHmMkuD9ybu2dP",
+	"bX7QffEl03B02nlzcnQYVRagpmSCTy1rsr0kKpB2eZPA+dHp4fHpu3KI2wWyiSrXvPv+O8hYLMDIiMoF",
+	"OIJD/O7oKqwKntxbJH+VK+w7KKxYuGf5if1lS/mj6/vYjIvyMSFhShi6Vb0jPCecUp3WD4/ZD4/Zk4ej",
+	"kZZDUmHBQLhPz4C8ePMbNA0INQKApX0AWnCZ38YXm6Pa5dh3YEQmE9v6gHIg1eL6MGdWVsdbVZj+r1Y+",
+	"HritsUZDdBvf+lEI/h3qh2mgNXGg4rrJyZiqCJzpM0jJUEW+XEXtu8R4WzG+sYSFlAvAazMD3vvD8qh5",
+	"AfNXnSxvP/lXzgvwS6ymBEAz7yWCbUV8HQmwpLrFi8nKa3cmzXf6e+1NWrnB5kd/0gehwbMl6UbFaVtG",
+	"X/7el/qSqmrytL+k5ZkqZZ00b0nKkqKWKALF+DBFL/5GIG/agdjlFV7pW/fiuHha9ovsFmuzFlZfnkdd",
+	"pFETUCMh9WbKbmnS5RYh+SUydgAtrP26ql115bIc17a6vreAv/3vr5A8UVnRt8qccPgMpUu47RQYM/u2",
+	"/cF/mHr/DqZeheF6ZljJLS4upUIXVoXjlLlvzms/uVsw5K1nFHhzHl6vtbe1tb3zc6vdare29161X7Xx",
+	"pLsh/lzwirjrEewNF64o196OIGR/RJWWRAupWvCeasn69s2JFAOWunAugpH4+ytJMmYcUqY05VRCs3P4",
+	"/vi01zk8vNiwVbQ+LODyIErFuostTy7ZkGMMuLjDC9a+wqs0SY64xSneVG73cip44JKvNQp8ShNWM3IX",
+	"Zz1xjtly4MVLMR/4RlqY96RWQi1ML1gHJRisur849wGRZq+HDPcWCW0kRTYcBRNJfTw9lAhamszGLxcn",
+	"extuu+967Ze69bsK/tLlK6VNwaKU0mysYAR/hrqSYAlL1Z4q91aCcmulapuHfdePKHL9iCPfMdXjoVTC",
+	"Xa4rLCM+V5K+fPry/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -210,10 +210,19 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	refreshes := coalesce.New(a.rdb, cfg.RedisKeyPrefix, 30*time.Second, a.Metrics.Coalesced)
+	gopayLinks := service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.PaymentOptionsMaxAge, cfg.StaleTokensMaxAge)
+	notifyKey, err := a.notifyKey(publicBase)
+	if err != nil {
+		return nil, fmt.Errorf("PAYMENT_NOTIFY_PUBLIC_KEY_FILE: %w", err)
+	}
+	payments := service.NewPayments(repo.NewPayments(a.pool), snapClient, gopayLinks, service.PaymentConfig{
+		PendingAfter: cfg.PaymentPendingAfter, Validity: cfg.PaymentValidity, NotifyKey: notifyKey, Log: log})
+	a.background(func(ctx context.Context) { payments.RunReconciler(ctx, cfg.PaymentReconcileInterval) })
 	e, err := handler.New(handler.Deps{
 		Sessions:     service.NewSessions(gopayClient, users, signer),
 		BankAccounts: service.NewBankAccounts(gopayClient, accounts),
-		GoPay:        service.NewGoPayLinks(snapClient, coreClient, links, refreshes, cfg.PaymentOptionsMaxAge, cfg.StaleTokensMaxAge),
+		GoPay:        gopayLinks,
+		Payments:     payments,
 		Cards: service.NewCardBindings(snapClient, repo.NewCardBindings(a.pool), service.CardBindingConfig{
 			Card:        snap.CardOptions{BaseURL: cardURL, ClientID: cfg.CardClientID, MerchantID: cfg.CardMerchantID},
 			WebviewBase: webviewURL, RedirectURLs: handler.CardRedirectURLs(publicBase), ReturnURL: returnURL, TTL: cfg.CardBindingTTL,
@@ -382,6 +391,24 @@ func (a *App) startSandbox(ctx context.Context, snapPublicKey *rsa.PublicKey, ap
 		zap.String("sandbox_url", url), zap.String("dev_keys_file", a.cfg.DevKeysFile))
 	a.log.Info("demo mini app: open it in a browser", zap.String("url", browserURL(ln.Addr())+sandbox.DemoPath))
 	return url, nil
+}
+
+// notifyKey is the public key payment notifications are verified with: the file's, or in
+// sandbox mode the sandbox's, which is also told where to post them.
+func (a *App) notifyKey(publicBase string) (*rsa.PublicKey, error) {
+	if f := a.cfg.PaymentNotifyPublicKeyFile; f != "" {
+		raw, err := os.ReadFile(f) //nolint:gosec // the operator's own setting
+		if err != nil {
+			return nil, err
+		}
+		return snapsig.ParsePublicKey(raw)
+	}
+	if a.Sandbox != nil {
+		a.Sandbox.SetNotifyURL(strings.TrimRight(publicBase, "/") + service.NotifyPath)
+		return a.Sandbox.NotifyPublicKey(), nil
+	}
+	a.log.Warn("PAYMENT_NOTIFY_PUBLIC_KEY_FILE is unset: payment notifications are refused; payments settle through the status API")
+	return nil, nil
 }
 
 // browserURL is the http URL a browser on this machine opens for a listener: a wildcard

@@ -79,13 +79,17 @@ type Config struct {
 	MidtransServerKey string        `env:"MIDTRANS_SERVER_KEY" secret:"true" help:"Midtrans server key (Basic auth user)"`
 	MidtransTimeout   time.Duration `env:"MIDTRANS_TIMEOUT" envDefault:"5s" help:"timeout of one Core API call attempt"`
 
-	CardBaseURL        string        `env:"CARD_BASE_URL" help:"SNAP host of Get OAuth Code (card registration); unset = sandbox mode"`
-	CardClientID       string        `env:"CARD_CLIENT_ID" help:"X-CLIENT-KEY of Get OAuth Code: the 32-character client_id (PJP name)"`
-	CardMerchantID     string        `env:"CARD_MERCHANT_ID" help:"6-character merchant id of card registration (merchantId and X-PARTNER-ID)"`
-	CardWebviewBaseURL string        `env:"CARD_WEBVIEW_BASE_URL" help:"card-binding webview; the auth code is appended as ?authCode="`
-	CardReturnURL      string        `env:"CARD_RETURN_URL" help:"where the user is sent back into the mini app after a card binding; default gopay-miniapp://card-binding, in sandbox mode the demo mini app"`
-	CardBindingTTL     time.Duration `env:"CARD_BINDING_TTL" envDefault:"15m" help:"how long a started card binding can be completed"`
-	PublicBaseURL      string        `env:"PUBLIC_BASE_URL" help:"this service's external base URL, for the card-binding redirect targets; default http://HTTP_ADDR"`
+	CardBaseURL                string        `env:"CARD_BASE_URL" help:"SNAP host of Get OAuth Code (card registration); unset = sandbox mode"`
+	CardClientID               string        `env:"CARD_CLIENT_ID" help:"X-CLIENT-KEY of Get OAuth Code: the 32-character client_id (PJP name)"`
+	CardMerchantID             string        `env:"CARD_MERCHANT_ID" help:"6-character merchant id of card registration (merchantId and X-PARTNER-ID)"`
+	CardWebviewBaseURL         string        `env:"CARD_WEBVIEW_BASE_URL" help:"card-binding webview; the auth code is appended as ?authCode="`
+	CardReturnURL              string        `env:"CARD_RETURN_URL" help:"where the user is sent back into the mini app after a card binding; default gopay-miniapp://card-binding, in sandbox mode the demo mini app"`
+	PaymentNotifyPublicKeyFile string        `env:"PAYMENT_NOTIFY_PUBLIC_KEY_FILE" help:"PEM public key of the provider's payment notifications (SHA256withRSA); sandbox mode: the sandbox's. Unset in upstream mode: every notification is refused"`
+	PaymentPendingAfter        time.Duration `env:"PAYMENT_PENDING_AFTER" envDefault:"30s" help:"a payment whose outcome is unknown this long is settled with the status API"`
+	PaymentReconcileInterval   time.Duration `env:"PAYMENT_RECONCILE_INTERVAL" envDefault:"10s" help:"how often each instance looks for payments to reconcile"`
+	PaymentValidity            time.Duration `env:"PAYMENT_VALIDITY" envDefault:"15m" help:"validUpTo of a charge: how long the customer has to confirm with their PIN"`
+	CardBindingTTL             time.Duration `env:"CARD_BINDING_TTL" envDefault:"15m" help:"how long a started card binding can be completed"`
+	PublicBaseURL              string        `env:"PUBLIC_BASE_URL" help:"this service's external base URL, for the card-binding redirect targets; default http://HTTP_ADDR"`
 
 	InternalClients             string        `env:"INTERNAL_CLIENTS" secret:"clients" help:"internal callers allowed to fetch payment-option tokens: id:sha256hex(secret), comma-separated"`
 	InternalTokenTTL            time.Duration `env:"INTERNAL_TOKEN_TTL" envDefault:"5m" help:"lifetime of internal access tokens"`
@@ -267,6 +271,8 @@ func (c *Config) validate() problems {
 		"SNAP_TIMEOUT": c.SNAPTimeout, "MIDTRANS_TIMEOUT": c.MidtransTimeout, "INTERNAL_TOKEN_TTL": c.InternalTokenTTL,
 		"STALE_TOKENS_MAX_AGE": c.StaleTokensMaxAge, "CARD_BINDING_TTL": c.CardBindingTTL,
 		"IDEMPOTENCY_TTL": c.IdempotencyTTL, "IDEMPOTENCY_LOCK_TTL": c.IdempotencyLockTTL,
+		"PAYMENT_PENDING_AFTER": c.PaymentPendingAfter, "PAYMENT_RECONCILE_INTERVAL": c.PaymentReconcileInterval,
+		"PAYMENT_VALIDITY": c.PaymentValidity,
 	} {
 		if d <= 0 {
 			bad(name, "must be positive")

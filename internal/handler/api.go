@@ -34,6 +34,7 @@ type server struct {
 	accounts     *service.BankAccounts
 	gopay        *service.GoPayLinks
 	cards        *service.CardBindings
+	payments     *service.Payments
 	internalAuth *service.InternalAuth
 	checks       []ReadinessCheck
 	metrics      *metrics.Metrics

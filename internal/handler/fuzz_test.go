@@ -27,6 +27,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/metrics"
 	"github.com/gopay-miniapp/bff/internal/ratelimit"
+	"github.com/gopay-miniapp/bff/internal/repo"
 	"github.com/gopay-miniapp/bff/internal/seal"
 	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
@@ -96,6 +97,9 @@ func (unreachable) Do(context.Context, string, string, func(context.Context) err
 
 type unreachableLinks struct{}
 
+func (unreachableLinks) WithOptionsFresh(context.Context, uuid.UUID) (domain.GoPayLink, []domain.PaymentOption, error) {
+	return domain.GoPayLink{}, nil, errUnreachable
+}
 func (unreachableLinks) Save(context.Context, domain.GoPayLink) (domain.GoPayLink, error) {
 	return domain.GoPayLink{}, errUnreachable
 }
@@ -135,6 +139,51 @@ func (unreachableCards) List(context.Context, uuid.UUID) ([]domain.CardBinding, 
 	return nil, errUnreachable
 }
 
+func (unreachable) Charge(context.Context, snap.Charge) (snap.ChargeResult, error) {
+	return snap.ChargeResult{}, errUnreachable
+}
+func (unreachable) DebitStatus(context.Context, string, string) (snap.Status, error) {
+	return snap.Status{}, errUnreachable
+}
+func (unreachable) CancelDebit(context.Context, string, string, string) error { return errUnreachable }
+func (unreachable) RefundDebit(context.Context, snap.RefundRequest) (string, error) {
+	return "", errUnreachable
+}
+
+// unreachablePayments is a payment store that finds nothing.
+type unreachablePayments struct{}
+
+func (unreachablePayments) Create(context.Context, domain.Payment) (domain.Payment, bool, error) {
+	return domain.Payment{}, false, errUnreachable
+}
+func (unreachablePayments) Get(context.Context, uuid.UUID) (domain.Payment, error) {
+	return domain.Payment{}, errUnreachable
+}
+func (unreachablePayments) ByPartnerReference(context.Context, string) (domain.Payment, error) {
+	return domain.Payment{}, errUnreachable
+}
+func (unreachablePayments) ForUser(context.Context, uuid.UUID, int) ([]domain.Payment, error) {
+	return nil, nil
+}
+func (unreachablePayments) Advance(context.Context, uuid.UUID, repo.Outcome, time.Time) (domain.Payment, bool, error) {
+	return domain.Payment{}, false, errUnreachable
+}
+func (unreachablePayments) ClaimUnsettled(context.Context, time.Time, time.Time, int) ([]domain.Payment, error) {
+	return nil, nil
+}
+func (unreachablePayments) ReserveRefund(context.Context, domain.Refund) (domain.Refund, bool, error) {
+	return domain.Refund{}, false, errUnreachable
+}
+func (unreachablePayments) FinishRefund(context.Context, domain.Refund, bool, string, time.Time) error {
+	return errUnreachable
+}
+func (unreachablePayments) Refunds(context.Context, uuid.UUID) ([]domain.Refund, error) {
+	return nil, nil
+}
+func (unreachablePayments) FirstNotification(context.Context, string, uuid.UUID, string, time.Time) (bool, error) {
+	return false, errUnreachable
+}
+
 type unreachableCore struct{ unreachable }
 
 func (unreachableCore) Unbind(context.Context, string, string) (coreapi.Account, error) {
@@ -147,10 +196,12 @@ func newTestServer(tb testing.TB) (*echo.Echo, string) {
 	keys, _ := seal.ParseKeys(seal.NewKeySpec("k", 32), 32)
 	signer, _ := session.NewSigner(keys, time.Hour, session.AudienceMiniApp, nil)
 	internal, _ := session.NewSigner(keys, time.Hour, session.AudienceInternal, nil)
+	gopayLinks := service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0, 0)
 	e, err := New(Deps{
 		Sessions:     service.NewSessions(fakeGoPay{}, memUsers{}, signer),
 		BankAccounts: service.NewBankAccounts(fakeGoPay{}, &memStore{rows: map[uuid.UUID]domain.BankAccount{}}),
-		GoPay:        service.NewGoPayLinks(unreachable{}, unreachableCore{}, unreachableLinks{}, unreachable{}, 0, 0),
+		GoPay:        gopayLinks,
+		Payments:     service.NewPayments(unreachablePayments{}, unreachable{}, gopayLinks, service.PaymentConfig{Log: zap.NewNop()}),
 		InternalAuth: service.NewInternalAuth(map[string]string{}, internal, time.Hour),
 		Cards: service.NewCardBindings(unreachable{}, unreachableCards{}, service.CardBindingConfig{
 			WebviewBase: "http://webview", RedirectURLs: CardRedirectURLs("http://bff"), ReturnURL: "app://back", TTL: time.Minute}),

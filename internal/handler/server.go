@@ -37,6 +37,7 @@ type Deps struct {
 	BankAccounts   *service.BankAccounts
 	GoPay          *service.GoPayLinks
 	Cards          *service.CardBindings
+	Payments       *service.Payments
 	InternalAuth   *service.InternalAuth
 	Signer         *session.Signer // user sessions
 	InternalSigner *session.Signer // internal access tokens
@@ -55,7 +56,7 @@ type Deps struct {
 
 // New builds the Echo server.
 func New(d Deps) (*echo.Echo, error) {
-	if d.Sessions == nil || d.BankAccounts == nil || d.GoPay == nil || d.Cards == nil || d.InternalAuth == nil || d.Signer == nil ||
+	if d.Sessions == nil || d.BankAccounts == nil || d.GoPay == nil || d.Cards == nil || d.Payments == nil || d.InternalAuth == nil || d.Signer == nil ||
 		d.InternalSigner == nil || d.Idempotency == nil || d.Limiter == nil ||
 		d.Metrics == nil || d.Log == nil || d.MaxBodyBytes <= 0 || d.RequestTimeout <= 0 {
 		return nil, errors.New("handler.New: missing dependency")
@@ -92,12 +93,13 @@ func New(d Deps) (*echo.Echo, error) {
 		noStore,
 		limitByAddress(d.Limiter, d.Policies),
 		readBody(d.MaxBodyBytes),
+		notificationBody,
 		acceptJSON,
 		validate,
 		limitWrites(d.Limiter, d.Policies),
 		idempotent(d.Idempotency, d.Metrics, d.Log),
 	)
-	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, gopay: d.GoPay, cards: d.Cards, internalAuth: d.InternalAuth,
+	srv := &server{sessions: d.Sessions, accounts: d.BankAccounts, gopay: d.GoPay, cards: d.Cards, payments: d.Payments, internalAuth: d.InternalAuth,
 		checks: d.Readiness, metrics: d.Metrics, log: d.Log,
 		limiter: d.Limiter, policies: d.Policies}
 	api.RegisterHandlers(e, api.NewStrictHandler(srv, nil))
