@@ -39,7 +39,8 @@ import (
 //   - a paymentoptiontoken that is not the customer's current token for that option is 4005401,
 //     an inactive option 4035405 (Do Not Honor), a balance too small 4035414;
 //   - cancel is allowed while pending (03) and repeats harmlessly on a canceled one; otherwise
-//     4035715. A refund above what is left is 4035815; a repeated partnerRefundNo replays;
+//     4035715. A refund above what is left is 4035815; a repeated partnerRefundNo replays; a
+//     refund without refundAmount (midtrans-client's README sample) refunds what is left;
 //   - status of an unknown transaction is 4045501.
 const (
 	svcDebit       = "54"
@@ -234,12 +235,23 @@ func returnURLOf(v any) string {
 }
 
 // findDebitLocked finds a transaction by the original* fields a status, cancel or refund
-// request names.
-func (s *Sandbox) findDebitLocked(partnerRef, referenceNo string) *debit {
-	if d := s.debits[partnerRef]; d != nil {
+// request names: originalPartnerReferenceNo, originalReferenceNo or originalExternalId (the
+// X-EXTERNAL-ID of its payment call; midtrans-client's README samples use each).
+func (s *Sandbox) findDebitLocked(req originalRef) *debit {
+	if d := s.debits[req.OriginalPartnerReferenceNo]; d != nil {
 		return d
 	}
-	return s.debitsByRef[referenceNo]
+	if d := s.debitsByRef[req.OriginalReferenceNo]; d != nil {
+		return d
+	}
+	if req.OriginalExternalID != "" {
+		for _, d := range s.debits {
+			if strings.HasSuffix(d.externalID, "\x00"+req.OriginalExternalID) {
+				return d
+			}
+		}
+	}
+	return nil
 }
 
 type originalRef struct {
@@ -279,14 +291,7 @@ func (s *Sandbox) snapDebitStatus(w http.ResponseWriter, c snapCall) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.findDebitLocked(req.OriginalPartnerReferenceNo, req.OriginalReferenceNo)
-	if d == nil && req.OriginalExternalID != "" {
-		for _, x := range s.debits {
-			if strings.HasSuffix(x.externalID, "\x00"+req.OriginalExternalID) {
-				d = x
-			}
-		}
-	}
+	d := s.findDebitLocked(req)
 	if d == nil {
 		writeSNAP(w, "4045501", "Transaction Not Found", nil)
 		return
@@ -304,7 +309,7 @@ func (s *Sandbox) snapDebitCancel(w http.ResponseWriter, c snapCall) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.findDebitLocked(req.OriginalPartnerReferenceNo, req.OriginalReferenceNo)
+	d := s.findDebitLocked(req)
 	switch {
 	case d == nil:
 		writeSNAP(w, "4045701", "Transaction Not Found", nil)
@@ -325,24 +330,30 @@ func (s *Sandbox) snapDebitRefund(w http.ResponseWriter, c snapCall) {
 	if !ok {
 		return
 	}
-	if req.PartnerRefundNo == "" || req.RefundAmount.Value == "" {
-		writeSNAP(w, "4005802", "Invalid Mandatory Field {partnerRefundNo, refundAmount}", nil)
-		return
-	}
-	amount, ok := rupiah(req.RefundAmount)
-	if !ok {
-		writeSNAP(w, "4005801", "Invalid Field Format {refundAmount}", nil)
-		return
-	}
+	// midtrans-client's README refunds a direct debit with originalReferenceNo and reason
+	// only: without refundAmount the refund is of what is left (assumption), and without
+	// partnerRefundNo it cannot be replayed.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.findDebitLocked(req.OriginalPartnerReferenceNo, req.OriginalReferenceNo)
+	d := s.findDebitLocked(req)
 	if d == nil {
 		writeSNAP(w, "4045801", "Transaction Not Found", nil)
 		return
 	}
-	if prior, ok := d.refunds[req.PartnerRefundNo]; ok {
+	if prior, ok := d.refunds[req.PartnerRefundNo]; ok && req.PartnerRefundNo != "" {
 		writeJSON(w, http.StatusOK, prior)
+		return
+	}
+	amount := d.amount - d.refunded
+	if req.RefundAmount.Value != "" {
+		var ok bool
+		if amount, ok = rupiah(req.RefundAmount); !ok {
+			writeSNAP(w, "4005801", "Invalid Field Format {refundAmount}", nil)
+			return
+		}
+	}
+	if amount <= 0 {
+		writeSNAP(w, "4035815", "Transaction Not Permitted", nil)
 		return
 	}
 	if d.status != "00" || d.refunded+amount > d.amount {
@@ -359,7 +370,9 @@ func (s *Sandbox) snapDebitRefund(w http.ResponseWriter, c snapCall) {
 	body["originalReferenceNo"], body["originalPartnerReferenceNo"] = d.referenceNo, d.partnerRef
 	body["refundNo"], body["partnerRefundNo"] = "R"+strings.ToUpper(randomToken(12)), req.PartnerRefundNo
 	body["refundAmount"], body["refundTime"] = money{Value: sen(amount), Currency: d.currency}, snapsig.Timestamp(s.opts.Now())
-	d.refunds[req.PartnerRefundNo] = body
+	if req.PartnerRefundNo != "" {
+		d.refunds[req.PartnerRefundNo] = body
+	}
 	writeJSON(w, http.StatusOK, body)
 }
 

@@ -40,12 +40,17 @@ func TestOfficialMidtransClient(t *testing.T) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	note := sb.SignNotification([]byte(`{"additionalInfo":{"refundHistory":[]},"amount":{"currency":"IDR","value":"15000.00"},`+
+		`"latestTransactionStatus":"00","merchantId":"G12345","originalPartnerReferenceNo":"sdkcheck-1","originalReferenceNo":"A1X",`+
+		`"transactionStatusDesc":"SUCCESS"}`), time.Now())
 	cmd := exec.Command(node, "check.js")
 	cmd.Dir = sdkDir
 	cmd.Env = append(os.Environ(),
 		"SNAP_BASE_URL="+srv.URL, "SNAP_CLIENT_KEY=ck", "SNAP_CLIENT_SECRET=cs", "SNAP_PRIVATE_KEY_FILE="+keyFile,
 		"SNAP_PARTNER_ID=P1", "SNAP_CHANNEL_ID=95221", "SNAP_MERCHANT_ID=G12345",
-		"GOPAY_AUTH_CODE="+sb.MintGoPayAuthCode("81234567890"))
+		"GOPAY_AUTH_CODE="+sb.MintGoPayAuthCode("81234567890"),
+		"NOTIFY_BODY="+string(note.Body), "NOTIFY_TIMESTAMP="+note.Timestamp, "NOTIFY_SIGNATURE="+note.Signature,
+		"NOTIFY_PUBLIC_KEY="+string(sb.NotifyPublicKeyPEM()))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -65,6 +70,22 @@ func TestOfficialMidtransClient(t *testing.T) {
 			ResponseCode string   `json:"responseCode"`
 			Options      []string `json:"options"`
 		} `json:"inquiry"`
+		Payment struct {
+			ResponseCode   string `json:"responseCode"`
+			HasReferenceNo bool   `json:"hasReferenceNo"`
+		} `json:"payment"`
+		Status struct {
+			ResponseCode            string `json:"responseCode"`
+			LatestTransactionStatus string `json:"latestTransactionStatus"`
+		} `json:"status"`
+		Refund struct {
+			ResponseCode string `json:"responseCode"`
+			Value        string `json:"value"`
+		} `json:"refund"`
+		Notification struct {
+			Verified         bool `json:"verified"`
+			TamperedVerified bool `json:"tamperedVerified"`
+		} `json:"notification"`
 		Tampered       struct{ ResponseCode string } `json:"tampered"`
 		WrongClientKey struct{ ResponseCode string } `json:"wrongClientKey"`
 	}
@@ -80,6 +101,18 @@ func TestOfficialMidtransClient(t *testing.T) {
 	}
 	if got.Inquiry.ResponseCode != "2000800" || len(got.Inquiry.Options) == 0 {
 		t.Errorf("inquiry through the SDK: %+v", got.Inquiry)
+	}
+	if got.Payment.ResponseCode != "2005400" || !got.Payment.HasReferenceNo {
+		t.Errorf("direct debit through the SDK's createPayment: %+v", got.Payment)
+	}
+	if got.Status.ResponseCode != "2005500" || got.Status.LatestTransactionStatus != "00" {
+		t.Errorf("status through the SDK's getStatus: %+v", got.Status)
+	}
+	if got.Refund.ResponseCode != "2005800" || got.Refund.Value != "15000.00" {
+		t.Errorf("refund through the SDK's refund: %+v", got.Refund)
+	}
+	if !got.Notification.Verified || got.Notification.TamperedVerified {
+		t.Errorf("the SDK's isWebhookNotificationVerified on a sandbox-signed notification: %+v", got.Notification)
 	}
 	if got.Tampered.ResponseCode != "4010800" {
 		t.Errorf("a tampered signature must be refused 4010800: %+v", got.Tampered)

@@ -58,6 +58,43 @@ async function main() {
   const options = (inquiry.additionalInfo && inquiry.additionalInfo.paymentOptions) || [];
   out.inquiry = { responseCode: inquiry.responseCode, options: options.map((o) => o.name) };
 
+  // Direct debit through the SDK's own createPayment, the body shaped as its README's (urlParam
+  // one object, the option token in payOptionDetails[].additionalInfo), then getStatus by
+  // X-EXTERNAL-ID and a refund by referenceNo, as its README samples send them.
+  const wallet = options.find((o) => o.name === 'GOPAY_WALLET');
+  const paymentId = externalId();
+  const payment = await SnapBi.directDebit().withAccessToken(token.accessToken).withDeviceId('sdkcheck-device')
+    .withTransactionHeader({ 'Authorization-Customer': `Bearer ${customer}` })
+    .withBody({
+      partnerReferenceNo: paymentId,
+      chargeToken: '',
+      merchantId: env('SNAP_MERCHANT_ID'),
+      urlParam: { url: 'https://merchant.example/back', type: 'PAY_RETURN', isDeeplink: 'N' },
+      validUpTo: '2030-07-20T20:34:15.452305Z',
+      payOptionDetails: [{
+        payMethod: 'GOPAY', payOption: 'GOPAY_WALLET',
+        transAmount: { value: '15000.00', currency: 'IDR' },
+        additionalInfo: { paymentoptiontoken: wallet && wallet.token },
+      }],
+      additionalInfo: { items: [{ id: 'sku-1', price: { value: '15000.00', currency: 'IDR' }, quantity: 1, name: 'test item' }] },
+    })
+    .createPayment(paymentId);
+  out.payment = { responseCode: payment.responseCode, hasReferenceNo: Boolean(payment.referenceNo) };
+  const status = await SnapBi.directDebit().withAccessToken(token.accessToken).withDeviceId('sdkcheck-device')
+    .withBody({ originalExternalId: paymentId, serviceCode: '54' }).getStatus(externalId());
+  out.status = { responseCode: status.responseCode, latestTransactionStatus: status.latestTransactionStatus };
+  const refund = await SnapBi.directDebit().withAccessToken(token.accessToken).withDeviceId('sdkcheck-device')
+    .withBody({ originalReferenceNo: payment.referenceNo, reason: 'sdk check' }).refund(externalId());
+  out.refund = { responseCode: refund.responseCode, value: refund.refundAmount && refund.refundAmount.value };
+
+  // A notification the sandbox signed verifies with the SDK's own check; a tampered one does not.
+  SnapBiConfig.snapBiPublicKey = env('NOTIFY_PUBLIC_KEY');
+  const verify = (payload) => SnapBi.notification().withNotificationPayload(payload)
+    .withSignature(env('NOTIFY_SIGNATURE')).withTimeStamp(env('NOTIFY_TIMESTAMP'))
+    .withNotificationUrlPath('/v1.0/debit/notify').isWebhookNotificationVerified();
+  const payload = JSON.parse(env('NOTIFY_BODY'));
+  out.notification = { verified: verify(payload), tamperedVerified: verify({ ...payload, latestTransactionStatus: '06' }) };
+
   const tampered = await call(token.accessToken, '/v1.0/registration-account-inquiry', {},
     { 'Authorization-Customer': `Bearer ${customer}`, 'X-SIGNATURE': 'dGFtcGVyZWQ=' });
   out.tampered = { responseCode: tampered.responseCode };
