@@ -46,7 +46,7 @@ type Call struct {
 // Field is one header, query parameter or body member.
 type Field struct {
 	Name      string   `json:"name"`
-	Type      string   `json:"type,omitempty"` // body: string, object, number, boolean
+	Type      string   `json:"type,omitempty"` // body: string, object, array, number, boolean
 	Mandatory bool     `json:"mandatory"`
 	Min       int      `json:"min,omitempty"` // length bounds of a string
 	Max       int      `json:"max,omitempty"`

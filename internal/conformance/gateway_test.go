@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/gopay-miniapp/bff/internal/cardreg/cardregtest"
 	"github.com/gopay-miniapp/bff/internal/conformance"
+	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/gateway/coreapi"
 	"github.com/gopay-miniapp/bff/internal/gateway/gopay"
 	"github.com/gopay-miniapp/bff/internal/gateway/snap"
@@ -97,7 +100,7 @@ func TestGatewaysSpeakTheContract(t *testing.T) {
 	coreClient := coreapi.New(up("coreapi"), front.URL, serverKey, zap.NewNop())
 	ctx := context.Background()
 
-	var customer string
+	var customer, walletToken string
 	steps := []struct {
 		call string
 		run  func() error
@@ -115,7 +118,40 @@ func TestGatewaysSpeakTheContract(t *testing.T) {
 			customer, err = snapClient.Bind(ctx, e.sb.MintGoPayAuthCode("81234500001"), "device-1")
 			return err
 		}},
-		{"snap.inquiry", func() error { _, err := snapClient.Inquire(ctx, customer, "device-1"); return err }},
+		{"snap.inquiry", func() error {
+			inq, err := snapClient.Inquire(ctx, customer, "device-1")
+			for _, o := range inq.Options {
+				if o.Name == "GOPAY_WALLET" {
+					walletToken = o.Token
+				}
+			}
+			return err
+		}},
+		{"snap.debit", func() error {
+			charge := func(ref string, amount int64) error {
+				_, err := snapClient.Charge(ctx, snap.Charge{PartnerReferenceNo: ref, ExternalID: ref, CustomerToken: customer,
+					DeviceID: "device-1", PayOption: "GOPAY_WALLET", OptionToken: walletToken, Amount: amount, Currency: "IDR",
+					ReturnURL: "https://shop.example/back", ValidUpTo: time.Now().Add(15 * time.Minute), Description: "conformance",
+					Items: []domain.PaymentItem{{ID: "sku-1", Name: "item", Price: amount, Quantity: 1}}})
+				return err
+			}
+			// One that settles at once, one that waits for the customer's PIN (to cancel).
+			return errors.Join(charge("conformancepay1", 1500000), charge("conformancepay2", 150000000))
+		}},
+		{"snap.debit_status", func() error {
+			st, err := snapClient.DebitStatus(ctx, "conformancepay1", "conformancepay1")
+			if err == nil && st.State != domain.PaymentSucceeded {
+				err = fmt.Errorf("status %+v", st)
+			}
+			return err
+		}},
+		{"snap.debit_refund", func() error {
+			ref := e.sb.Debits()["conformancepay1"].ReferenceNo
+			_, err := snapClient.RefundDebit(ctx, snap.RefundRequest{PartnerReferenceNo: "conformancepay1", ReferenceNo: ref,
+				PartnerRefundNo: "conformancerefund1", ExternalID: "conformancerefund1", Amount: 500000, Currency: "IDR", Reason: "test"})
+			return err
+		}},
+		{"snap.debit_cancel", func() error { return snapClient.CancelDebit(ctx, "conformancepay2", "conformancepay2", "test") }},
 		{"snap.inquiry_swap", func() error { _, err := snapClient.SwapLegacy(ctx, "enabled-gateway-1", "device-1"); return err }},
 		{"snap.unbinding", func() error { return snapClient.Unbind(ctx, customer, "device-1") }},
 		{"snap.oauth_code", func() error {
@@ -275,6 +311,10 @@ func checkType(t *testing.T, f conformance.Field, v any) {
 	case "number":
 		if _, ok := v.(float64); !ok {
 			t.Errorf("body field %s is %T, want a number", f.Name, v)
+		}
+	case "array":
+		if _, ok := v.([]any); !ok {
+			t.Errorf("body field %s is %T, want an array", f.Name, v)
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {

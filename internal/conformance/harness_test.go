@@ -39,9 +39,10 @@ func privateKey(t testing.TB) *rsa.PrivateKey { return testenv.RSAKey(t) }
 
 // env is a sandbox on real HTTP and what a test needs to call it as a client would.
 type env struct {
-	t   *testing.T
-	sb  *sandbox.Sandbox
-	url string
+	t    *testing.T
+	sb   *sandbox.Sandbox
+	url  string
+	pair [2]string // the current example's customer token and its GOPAY_WALLET token
 }
 
 func newEnv(t *testing.T) *env {
@@ -65,6 +66,7 @@ type request struct {
 // exampleOf builds c's published example with fresh values for its placeholders.
 func (e *env) exampleOf(c conformance.Call) request {
 	e.t.Helper()
+	e.pair = [2]string{}
 	r := request{method: c.Method, path: c.Path, query: url.Values{}, headers: map[string]string{}}
 	for k, v := range c.Example.PathParams {
 		r.path = strings.ReplaceAll(r.path, "{"+k+"}", url.PathEscape(e.fill(v)))
@@ -86,18 +88,64 @@ func (e *env) exampleOf(c conformance.Call) request {
 
 // fill replaces ${name} with a value the sandbox issued just now (codes and tokens are single-use).
 func (e *env) fill(s string) string {
+	if strings.Contains(s, "${debitCustomerToken}") || strings.Contains(s, "${debitWalletToken}") {
+		// A customer and its own option token: minted once per example, whatever part of it
+		// (a header, the body) names them.
+		if e.pair[0] == "" {
+			e.pair[0], e.pair[1] = e.customerWithWallet()
+		}
+		s = strings.ReplaceAll(strings.ReplaceAll(s, "${debitCustomerToken}", e.pair[0]), "${debitWalletToken}", e.pair[1])
+	}
 	for name, mint := range map[string]func() string{
 		"gopayAuthCode":   func() string { code, _ := e.sb.MintAuthCode("conformance-user"); return code },
 		"accountToken":    func() string { return e.sb.MintAccountToken("", "", "") },
 		"snapAuthCode":    func() string { return e.sb.MintGoPayAuthCode("81234567890") },
 		"customerToken":   e.customerToken,
 		"legacyAccountId": func() string { return "enabled-" + randomHex(6) },
+		"uniqueRef":       func() string { return randomHex(12) },
+		"debitPartnerRef": func() string { return e.debit("15000.00") },
+		// At or above 1,000,000.00 IDR the sandbox waits for the customer's PIN: cancelable.
+		"pendingDebitPartnerRef": func() string { return e.debit("1500000.00") },
 	} {
 		for strings.Contains(s, "${"+name+"}") {
 			s = strings.Replace(s, "${"+name+"}", mint(), 1)
 		}
 	}
 	return s
+}
+
+// customerWithWallet binds a fresh customer and returns its token and GOPAY_WALLET's token.
+func (e *env) customerWithWallet() (string, string) {
+	customer := e.customerToken()
+	r := request{method: http.MethodPost, path: "/v1.0/registration-account-inquiry", query: url.Values{},
+		headers: map[string]string{"Content-Type": "application/json", "X-PARTNER-ID": "P1", "X-DEVICE-ID": "d", "CHANNEL-ID": "95221",
+			"Authorization-Customer": "Bearer " + customer}, body: map[string]any{}}
+	status, m := e.send("snap-service", r, "")
+	info, _ := m["additionalInfo"].(map[string]any)
+	opts, _ := info["paymentOptions"].([]any)
+	for _, o := range opts {
+		if o := o.(map[string]any); o["name"] == "GOPAY_WALLET" {
+			return customer, o["token"].(string)
+		}
+	}
+	e.t.Fatalf("inquiry for the test: %d %v", status, m)
+	return "", ""
+}
+
+// debit charges a fresh customer through the sandbox and returns the partnerReferenceNo.
+func (e *env) debit(amount string) string {
+	customer, wallet := e.customerWithWallet()
+	ref := randomHex(12)
+	r := request{method: http.MethodPost, path: "/v1.0/debit/payment-host-to-host", query: url.Values{},
+		headers: map[string]string{"Content-Type": "application/json", "X-PARTNER-ID": "P1", "X-DEVICE-ID": "d", "CHANNEL-ID": "95221",
+			"Authorization-Customer": "Bearer " + customer},
+		body: map[string]any{"partnerReferenceNo": ref, "merchantId": "G12345", "payOptionDetails": []any{map[string]any{
+			"payMethod": "GOPAY", "payOption": "GOPAY_WALLET", "transAmount": map[string]any{"value": amount, "currency": "IDR"},
+			"additionalInfo": map[string]any{"paymentoptiontoken": wallet}}}}}
+	if status, m := e.send("snap-service", r, ""); status != 200 {
+		e.t.Fatalf("a charge for the test: %d %v", status, m)
+	}
+	return ref
 }
 
 // customerToken binds a fresh customer through the sandbox and returns its token.

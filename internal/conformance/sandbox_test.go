@@ -14,8 +14,8 @@ func TestSandboxPlaysTheContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 11 {
-		t.Fatalf("%d calls have a conformance file, want 11", len(calls))
+	if len(calls) != 15 {
+		t.Fatalf("%d calls have a conformance file, want 15", len(calls))
 	}
 	for _, c := range calls {
 		t.Run(c.Name, func(t *testing.T) {

@@ -285,7 +285,12 @@ func (s *Sandbox) snapDebitStatus(w http.ResponseWriter, c snapCall) {
 	if !ok {
 		return
 	}
-	if req.ServiceCode != svcDebit {
+	switch req.ServiceCode {
+	case svcDebit:
+	case "":
+		writeSNAP(w, "4005502", "Invalid Mandatory Field {serviceCode}", nil)
+		return
+	default:
 		writeSNAP(w, "4005501", "Invalid Field Format {serviceCode}", nil)
 		return
 	}
