@@ -181,20 +181,26 @@ func parseExpiresIn(v any) (time.Duration, error) {
 
 // call makes a signed SNAP service call (POST, JSON body).
 func (c *Client) call(ctx context.Context, op, svc, path string, body any, customerToken, deviceID string, policy ExternalIDPolicy, opKey string) (response, error) {
+	return c.serviceCall(ctx, callSpec{op: op, svc: svc, pathWithQuery: path, policy: policy, opKey: opKey}, body, customerToken, deviceID)
+}
+
+// serviceCall completes cs as every POST service call is made (the JSON body, the partner,
+// device and customer headers) and sends it.
+func (c *Client) serviceCall(ctx context.Context, cs callSpec, body any, customerToken, deviceID string) (response, error) {
 	raw, err := json.Marshal(body) // compact already: minify(raw) == raw, so we sign what we send
 	if err != nil {
 		return response{}, err
 	}
-	return c.send(ctx, callSpec{op: op, svc: svc, method: http.MethodPost, baseURL: c.o.BaseURL, pathWithQuery: path, body: raw,
-		policy: policy, opKey: opKey, timestamp: snapsig.Timestamp,
-		headers: func(h http.Header) {
-			h.Set("Content-Type", "application/json")
-			h.Set("X-PARTNER-ID", c.o.PartnerID)
-			h.Set("X-DEVICE-ID", deviceID)
-			if customerToken != "" {
-				h.Set("Authorization-Customer", "Bearer "+customerToken)
-			}
-		}})
+	cs.method, cs.baseURL, cs.body, cs.timestamp = http.MethodPost, c.o.BaseURL, raw, snapsig.Timestamp
+	cs.headers = func(h http.Header) {
+		h.Set("Content-Type", "application/json")
+		h.Set("X-PARTNER-ID", c.o.PartnerID)
+		h.Set("X-DEVICE-ID", deviceID)
+		if customerToken != "" {
+			h.Set("Authorization-Customer", "Bearer "+customerToken)
+		}
+	}
+	return c.send(ctx, cs)
 }
 
 // callSpec describes one signed call.

@@ -2,9 +2,6 @@ package snap
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"net/http"
 	"time"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
@@ -158,28 +155,8 @@ func (c *Client) RefundDebit(ctx context.Context, rf RefundRequest) (string, err
 // fixedCall is call with the X-EXTERNAL-ID given (or a fresh one per attempt when empty:
 // status and cancel change nothing twice).
 func (c *Client) fixedCall(ctx context.Context, op, svc, path string, body any, customerToken, deviceID, externalID string) (response, error) {
-	raw, err := jsonCompact(body)
-	if err != nil {
-		return response{}, err
-	}
 	if deviceID == "" {
 		deviceID = "bff-server" // no customer device: the service's own call
 	}
-	return c.send(ctx, callSpec{op: op, svc: svc, method: http.MethodPost, baseURL: c.o.BaseURL, pathWithQuery: path, body: raw,
-		externalID: externalID, timestamp: snapsig.Timestamp,
-		headers: func(h http.Header) {
-			h.Set("Content-Type", "application/json")
-			h.Set("X-PARTNER-ID", c.o.PartnerID)
-			h.Set("X-DEVICE-ID", deviceID)
-			if customerToken != "" {
-				h.Set("Authorization-Customer", "Bearer "+customerToken)
-			}
-		}})
-}
-
-func jsonCompact(body any) ([]byte, error) {
-	if body == nil {
-		return nil, errors.New("snap: no body")
-	}
-	return json.Marshal(body) // compact: minify(raw) == raw, so we sign what we send
+	return c.serviceCall(ctx, callSpec{op: op, svc: svc, pathWithQuery: path, externalID: externalID}, body, customerToken, deviceID)
 }
