@@ -94,6 +94,15 @@ func (s *Sandbox) debitRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1.0/debit/refund", s.upstream(OpSNAPDebitRefund, snapFault(svcDebitRefund), s.snapService(svcDebitRefund, false, s.snapDebitRefund)))
 	mux.HandleFunc("GET /sandbox/gopay-pin", s.pinPage)
 	mux.HandleFunc("POST /sandbox/gopay-pin", s.pinDecision)
+	mux.HandleFunc("GET /sandbox/notifications", func(w http.ResponseWriter, _ *http.Request) {
+		out := []map[string]any{}
+		for _, n := range s.Notifications() {
+			var body map[string]any
+			_ = json.Unmarshal(n.Body, &body)
+			out = append(out, map[string]any{"body": body, "x_timestamp": n.Timestamp, "answered": n.Status})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
 }
 
 type money struct {
