@@ -259,6 +259,32 @@ func TestUnknownOutcomeIsReconciled(t *testing.T) {
 	}
 }
 
+// Issue 13: every attempt of the charge failed before GoPay took it (5xx): the outcome is
+// unknown, the status API says GoPay never received it, and the reconciler sends it again with
+// the same ids, once.
+func TestChargeNeverReceivedIsSentAgainOnce(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t).with("PAYMENT_PENDING_AFTER", "300ms", "PAYMENT_RECONCILE_INTERVAL", "100ms", "SNAP_MAX_ATTEMPTS", "2"))
+	p := newPayer(t, in, "resend", "81266665555")
+	in.app.Sandbox.SetFault(sandbox.OpSNAPDebit, sandbox.Fault{FailNext: 2})
+	r := p.pay("resend-0001", "order-resend", "PAY_LATER", "50000.00")
+	if r.status != 201 || r.json(t)["state"] != "pending" || debitsFor(in.app.Sandbox) != 0 {
+		t.Fatalf("want pending and nothing charged: %d %s", r.status, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.get(id)["state"] != "succeeded" {
+		if time.Now().After(deadline) {
+			t.Fatalf("not sent again: %v", p.get(id))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // a reconciler round more: nothing is sent twice
+	if n, calls := debitsFor(in.app.Sandbox), in.app.Sandbox.Calls(sandbox.OpSNAPDebit); n != 1 || calls != 3 {
+		t.Fatalf("%d charges in %d calls; want 1 in 3 (2 failed, 1 sent again)", n, calls)
+	}
+}
+
 // Issue 13: a charge that waits for the customer's PIN; notifications that are forged, stale,
 // repeated or out of order.
 func TestPINAndNotifications(t *testing.T) {

@@ -216,19 +216,23 @@ func (p *Payments) reconcileOne(ctx context.Context, pay domain.Payment, resend 
 	case !jakartaDay(p.now()).Equal(pay.ChargedOn.UTC()):
 		return p.advance(ctx, pay, repo.Outcome{State: domain.PaymentFailed, FailureCode: "charge_not_received"})
 	case resend && pay.State == domain.PaymentPending:
-		opts, err := p.links.PaymentOptions(ctx, pay.UserID, "", true)
+		opts, err := p.links.PaymentOptions(ctx, pay.UserID, reconcilerDevice, true)
 		if err != nil || opts.Stale {
 			return pay, nil //nolint:nilerr // tokens not refreshed: try again next round
 		}
 		for _, o := range opts.Options {
 			if o.Name == pay.PayOption {
-				return p.charge(ctx, pay, opts.Link.CustomerToken, o.Token, "")
+				return p.charge(ctx, pay, opts.Link.CustomerToken, o.Token, reconcilerDevice)
 			}
 		}
 		return p.advance(ctx, pay, repo.Outcome{State: domain.PaymentFailed, FailureCode: domain.CodePaymentOptionInactive})
 	}
 	return pay, nil
 }
+
+// reconcilerDevice is the X-DEVICE-ID of calls the reconciler makes: no customer device is
+// involved in them.
+const reconcilerDevice = "bff-reconciler"
 
 // Reconcile settles, with the status API, up to limit payments whose outcome has been
 // unknown for longer than PendingAfter (a crash between charge and settle, a lost answer, a
