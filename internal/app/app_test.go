@@ -444,7 +444,7 @@ func TestStartupNamesTheFixForMissingDependencies(t *testing.T) {
 		{"Redis", "REDIS_URL", "redis://127.0.0.1:1/0", "redis-server --daemonize yes"},
 		// PostgreSQL answers but the database is missing (upstream mode never creates it): the fix
 		// is to create it, not to start PostgreSQL.
-		{"MissingDatabase", "DATABASE_URL", missingDatabase(t, e["DATABASE_URL"]), "create the database"},
+		{"MissingDatabase", "DATABASE_URL", missingDatabase(t, e.directDB()), "create the database"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env := e.with(tt.key, tt.value)

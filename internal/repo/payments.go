@@ -66,7 +66,7 @@ func (r *Payments) Create(ctx context.Context, p domain.Payment) (_ domain.Payme
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
 		ON CONFLICT (client_id, order_reference) DO NOTHING`,
 		p.ID, p.UserID, p.ClientID, p.OrderReference, p.PartnerReferenceNo, p.ExternalID, p.PayOption, p.Amount, p.Currency,
-		p.Description, items, p.ReturnURL, p.State, p.ChargedOn, p.CreatedAt)
+		p.Description, string(items), p.ReturnURL, p.State, p.ChargedOn, p.CreatedAt) // jsonb as text: a []byte would go as bytea in exec mode (PgBouncer)
 	if err != nil {
 		return p, false, err
 	}
