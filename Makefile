@@ -27,7 +27,7 @@ test: sdk-deps ## run every test with the race detector (needs Postgres and Redi
 # watched primary (tools/redis-sentinel.sh): every package that keeps state in Redis, and the
 # multi-instance service tests.
 REDIS_PKGS := ./internal/idempotency ./internal/coalesce ./internal/gateway/snap ./internal/linkcache ./internal/ratelimit
-REDIS_APP_TESTS := TestFiftyConcurrentDuplicatesOverTwoInstances|TestCachedOptionsFollowWritesOnOtherInstances|TestSameRequestIDNeverSignsInAnotherUser|TestCircuitBreakerPerUpstreamOperation
+REDIS_APP_TESTS := TestFiftyConcurrentDuplicatesOverTwoInstances|TestFiftyConcurrentPaymentsOverTwoInstancesChargeOnce|TestCachedOptionsFollowWritesOnOtherInstances|TestSameRequestIDNeverSignsInAnotherUser|TestCircuitBreakerPerUpstreamOperation
 REDIS_TESTS := sh -c '$(GO) test -race -count=1 $(REDIS_PKGS) && $(GO) test -race -count=1 -run "$(REDIS_APP_TESTS)" ./internal/app'
 
 test-short: sdk-deps ## the tests without the generator build
