@@ -69,6 +69,14 @@ type Payment struct {
 	SettledAt           time.Time
 }
 
+// PaymentOutcome is what is learnt about a charge; empty strings leave a field as it is.
+type PaymentOutcome struct {
+	State               PaymentState
+	ProviderReferenceNo string
+	RedirectURL         string
+	FailureCode         string
+}
+
 // PaymentItem is a line of the order, passed to GoPay as additionalInfo.items.
 type PaymentItem struct {
 	ID       string `json:"id"`

@@ -27,7 +27,6 @@ import (
 	"github.com/gopay-miniapp/bff/internal/idempotency"
 	"github.com/gopay-miniapp/bff/internal/metrics"
 	"github.com/gopay-miniapp/bff/internal/ratelimit"
-	"github.com/gopay-miniapp/bff/internal/repo"
 	"github.com/gopay-miniapp/bff/internal/seal"
 	"github.com/gopay-miniapp/bff/internal/service"
 	"github.com/gopay-miniapp/bff/internal/session"
@@ -165,7 +164,7 @@ func (unreachablePayments) ByPartnerReference(context.Context, string) (domain.P
 func (unreachablePayments) ForUser(context.Context, uuid.UUID, int) ([]domain.Payment, error) {
 	return nil, nil
 }
-func (unreachablePayments) Advance(context.Context, uuid.UUID, repo.Outcome, time.Time) (domain.Payment, bool, error) {
+func (unreachablePayments) Advance(context.Context, uuid.UUID, domain.PaymentOutcome, time.Time) (domain.Payment, bool, error) {
 	return domain.Payment{}, false, errUnreachable
 }
 func (unreachablePayments) ClaimUnsettled(context.Context, time.Time, time.Time, int) ([]domain.Payment, error) {

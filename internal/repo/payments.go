@@ -103,18 +103,10 @@ func (r *Payments) ForUser(ctx context.Context, userID uuid.UUID, limit int) (_ 
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Payment, error) { return scanPayment(row) })
 }
 
-// Outcome is what is learnt about a charge; empty strings leave a field as it is.
-type Outcome struct {
-	State               domain.PaymentState
-	ProviderReferenceNo string
-	RedirectURL         string
-	FailureCode         string
-}
-
 // Advance moves a payment to o.State if its state allows it (domain.PaymentState.Advances),
 // or records o's details if it is already there; it reports whether anything changed. A
 // settled payment is never taken back, whatever arrives late.
-func (r *Payments) Advance(ctx context.Context, id uuid.UUID, o Outcome, at time.Time) (_ domain.Payment, changed bool, err error) {
+func (r *Payments) Advance(ctx context.Context, id uuid.UUID, o domain.PaymentOutcome, at time.Time) (_ domain.Payment, changed bool, err error) {
 	defer wrap(&err, "repo.Payments.Advance")
 	from := []string{string(o.State)}
 	for _, s := range []domain.PaymentState{domain.PaymentPending, domain.PaymentRequiresAction, domain.PaymentSucceeded} {

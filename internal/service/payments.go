@@ -15,7 +15,6 @@ import (
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/gateway/snap"
 	"github.com/gopay-miniapp/bff/internal/logging"
-	"github.com/gopay-miniapp/bff/internal/repo"
 	"github.com/gopay-miniapp/bff/internal/snapsig"
 )
 
@@ -33,7 +32,7 @@ type PaymentStore interface {
 	Get(ctx context.Context, id uuid.UUID) (domain.Payment, error)
 	ByPartnerReference(ctx context.Context, ref string) (domain.Payment, error)
 	ForUser(ctx context.Context, userID uuid.UUID, limit int) ([]domain.Payment, error)
-	Advance(ctx context.Context, id uuid.UUID, o repo.Outcome, at time.Time) (domain.Payment, bool, error)
+	Advance(ctx context.Context, id uuid.UUID, o domain.PaymentOutcome, at time.Time) (domain.Payment, bool, error)
 	ClaimUnsettled(ctx context.Context, olderThan, now time.Time, limit int) ([]domain.Payment, error)
 	ReserveRefund(ctx context.Context, f domain.Refund) (domain.Refund, bool, error)
 	FinishRefund(ctx context.Context, f domain.Refund, ok bool, providerRefundNo string, at time.Time) error
@@ -172,20 +171,20 @@ func (p *Payments) charge(ctx context.Context, pay domain.Payment, customerToken
 	defer cancel()
 	switch de := domain.As(err); {
 	case err == nil && res.RedirectURL != "":
-		return p.advance(rec, pay, repo.Outcome{State: domain.PaymentRequiresAction, ProviderReferenceNo: res.ReferenceNo, RedirectURL: res.RedirectURL})
+		return p.advance(rec, pay, domain.PaymentOutcome{State: domain.PaymentRequiresAction, ProviderReferenceNo: res.ReferenceNo, RedirectURL: res.RedirectURL})
 	case err == nil:
-		return p.advance(rec, pay, repo.Outcome{State: domain.PaymentSucceeded, ProviderReferenceNo: res.ReferenceNo})
+		return p.advance(rec, pay, domain.PaymentOutcome{State: domain.PaymentSucceeded, ProviderReferenceNo: res.ReferenceNo})
 	case de.Kind == domain.KindUnavailable || de.Kind == domain.KindTimeout || de.Kind == domain.KindInternal:
 		// Unknown: the charge may have reached GoPay. Ask, never charge anew here.
 		logging.From(ctx, p.cfg.Log).Warn("payment outcome unknown; asking the status API", zap.Stringer("payment_id", pay.ID), zap.Error(err))
 		return p.reconcileOne(rec, pay, false)
 	default:
 		// A definite refusal: nothing was charged.
-		return p.advance(rec, pay, repo.Outcome{State: domain.PaymentFailed, FailureCode: de.Code})
+		return p.advance(rec, pay, domain.PaymentOutcome{State: domain.PaymentFailed, FailureCode: de.Code})
 	}
 }
 
-func (p *Payments) advance(ctx context.Context, pay domain.Payment, o repo.Outcome) (domain.Payment, error) {
+func (p *Payments) advance(ctx context.Context, pay domain.Payment, o domain.PaymentOutcome) (domain.Payment, error) {
 	next, changed, err := p.store.Advance(ctx, pay.ID, o, p.now().UTC())
 	if err != nil {
 		return pay, err
@@ -207,14 +206,14 @@ func (p *Payments) reconcileOne(ctx context.Context, pay domain.Payment, resend 
 	}
 	switch {
 	case st.Found && st.State != "":
-		return p.advance(ctx, pay, repo.Outcome{State: st.State, ProviderReferenceNo: st.ReferenceNo})
+		return p.advance(ctx, pay, domain.PaymentOutcome{State: st.State, ProviderReferenceNo: st.ReferenceNo})
 	case st.Found:
 		if pay.State == domain.PaymentPending && st.Code == "03" {
-			return p.advance(ctx, pay, repo.Outcome{State: domain.PaymentRequiresAction, ProviderReferenceNo: st.ReferenceNo})
+			return p.advance(ctx, pay, domain.PaymentOutcome{State: domain.PaymentRequiresAction, ProviderReferenceNo: st.ReferenceNo})
 		}
 		return pay, nil
 	case !jakartaDay(p.now()).Equal(pay.ChargedOn.UTC()):
-		return p.advance(ctx, pay, repo.Outcome{State: domain.PaymentFailed, FailureCode: "charge_not_received"})
+		return p.advance(ctx, pay, domain.PaymentOutcome{State: domain.PaymentFailed, FailureCode: "charge_not_received"})
 	case resend && pay.State == domain.PaymentPending:
 		opts, err := p.links.PaymentOptions(ctx, pay.UserID, reconcilerDevice, true)
 		if err != nil || opts.Stale {
@@ -225,7 +224,7 @@ func (p *Payments) reconcileOne(ctx context.Context, pay domain.Payment, resend 
 				return p.charge(ctx, pay, opts.Link.CustomerToken, o.Token, reconcilerDevice)
 			}
 		}
-		return p.advance(ctx, pay, repo.Outcome{State: domain.PaymentFailed, FailureCode: domain.CodePaymentOptionInactive})
+		return p.advance(ctx, pay, domain.PaymentOutcome{State: domain.PaymentFailed, FailureCode: domain.CodePaymentOptionInactive})
 	}
 	return pay, nil
 }
@@ -309,7 +308,7 @@ func (p *Payments) Cancel(ctx context.Context, id uuid.UUID, clientID, reason st
 	if err := p.snap.CancelDebit(ctx, pay.PartnerReferenceNo, pay.ExternalID, reason); err != nil {
 		return pay, err
 	}
-	return p.advance(context.WithoutCancel(ctx), pay, repo.Outcome{State: domain.PaymentCanceled})
+	return p.advance(context.WithoutCancel(ctx), pay, domain.PaymentOutcome{State: domain.PaymentCanceled})
 }
 
 // RefundRequest is a refund an internal caller asks for.
@@ -428,6 +427,6 @@ func (p *Payments) Notify(ctx context.Context, n Notification) (duplicate bool, 
 	if state == "" || state == domain.PaymentRefunded { // still open, or a refund: refunds are recorded by Refund
 		return false, nil
 	}
-	_, err = p.advance(ctx, pay, repo.Outcome{State: state, ProviderReferenceNo: body.OriginalReferenceNo})
+	_, err = p.advance(ctx, pay, domain.PaymentOutcome{State: state, ProviderReferenceNo: body.OriginalReferenceNo})
 	return false, err
 }
