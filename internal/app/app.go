@@ -216,7 +216,7 @@ func New(ctx context.Context, cfg *config.Config, log *zap.Logger) (_ *App, err 
 		return nil, fmt.Errorf("PAYMENT_NOTIFY_PUBLIC_KEY_FILE: %w", err)
 	}
 	payments := service.NewPayments(repo.NewPayments(a.pool), snapClient, gopayLinks, service.PaymentConfig{
-		PendingAfter: cfg.PaymentPendingAfter, Validity: cfg.PaymentValidity, NotifyKey: notifyKey, Log: log})
+		PendingAfter: cfg.PaymentPendingAfter, Validity: cfg.PaymentValidity, NotifyKey: notifyKey, Log: log, Metrics: a.Metrics.Payments})
 	a.background(func(ctx context.Context) { payments.RunReconciler(ctx, cfg.PaymentReconcileInterval) })
 	e, err := handler.New(handler.Deps{
 		Sessions:     service.NewSessions(gopayClient, users, signer),

@@ -125,6 +125,11 @@ func TestPaymentLifecycle(t *testing.T) {
 		}
 	}
 	problem(t, p.refund(id, "r4", "1000.00"), 409, "payment_not_refundable", "")
+	for state, want := range map[string]float64{"succeeded": 1, "refunded": 1} {
+		if got := counter(t, "bff_payment_transitions_total", map[string]string{"state": state}, in); got != want {
+			t.Errorf("bff_payment_transitions_total{state=%q} = %v, want %v", state, got, want)
+		}
+	}
 	if got := p.balance("GOPAY_WALLET"); got != "7985000.00" {
 		t.Fatalf("balance after full refund: %s", got)
 	}
@@ -372,5 +377,11 @@ func TestPINAndNotifications(t *testing.T) {
 	}
 	if n := in.plain("POST", "/v1.0/debit/notify", string(note("00")), "X-TIMESTAMP", "yesterday", "X-SIGNATURE", "x"); n.status != http.StatusUnauthorized {
 		t.Fatalf("a malformed timestamp: %d", n.status)
+	}
+	// What the operator sees: the four refused (forged, tampered, stale, malformed), the repeat.
+	for outcome, want := range map[string]float64{"refused": 4, "duplicate": 1, "processed": 4} {
+		if got := counter(t, "bff_payment_notifications_total", map[string]string{"outcome": outcome}, in); got != want {
+			t.Errorf("bff_payment_notifications_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
 	}
 }

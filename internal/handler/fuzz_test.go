@@ -170,11 +170,12 @@ func (unreachablePayments) Advance(context.Context, uuid.UUID, domain.PaymentOut
 func (unreachablePayments) ClaimUnsettled(context.Context, time.Time, time.Time, int) ([]domain.Payment, error) {
 	return nil, nil
 }
+func (unreachablePayments) CountUnsettled(context.Context, time.Time) (int, error) { return 0, nil }
 func (unreachablePayments) ReserveRefund(context.Context, domain.Refund) (domain.Refund, bool, error) {
 	return domain.Refund{}, false, errUnreachable
 }
-func (unreachablePayments) FinishRefund(context.Context, domain.Refund, bool, string, time.Time) error {
-	return errUnreachable
+func (unreachablePayments) FinishRefund(context.Context, domain.Refund, bool, string, time.Time) (bool, error) {
+	return false, errUnreachable
 }
 func (unreachablePayments) Refunds(context.Context, uuid.UUID) ([]domain.Refund, error) {
 	return nil, nil

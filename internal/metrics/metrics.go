@@ -39,6 +39,14 @@ type Metrics struct {
 	LinkCache        *prometheus.CounterVec
 	UpstreamCircuit  *prometheus.GaugeVec
 	StaleOptions     *prometheus.CounterVec
+	Payments         *Payments
+}
+
+// Payments are the payment flow's metrics.
+type Payments struct {
+	Transitions   *prometheus.CounterVec // by the state reached
+	Notifications *prometheus.CounterVec // by outcome: processed, duplicate, refused
+	Unsettled     prometheus.Gauge       // payments whose outcome has been unknown longer than PAYMENT_PENDING_AFTER
 }
 
 func New() *Metrics {
@@ -92,6 +100,21 @@ func New() *Metrics {
 			Help: "In-memory link and payment-options cache: hit, miss, invalidated (a write here or on another instance), publish_failed (other instances keep theirs up to PAYMENT_OPTIONS_CACHE_TTL).",
 		}, []string{"outcome"}),
 	}
+	m.Payments = &Payments{
+		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_payment_transitions_total",
+			Help: "Payments reaching a state: requires_action, succeeded, failed, canceled, refunded.",
+		}, []string{"state"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bff_payment_notifications_total",
+			Help: "Payment notifications from the provider by outcome: processed, duplicate (acknowledged, ignored), refused (signature, timestamp, content).",
+		}, []string{"outcome"}),
+		Unsettled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bff_payments_unsettled",
+			Help: "Payments still pending or waiting for the customer's PIN PAYMENT_PENDING_AFTER after they were created, as the last reconciler round on this instance counted them.",
+		}),
+	}
+	reg.MustRegister(m.Payments.Transitions, m.Payments.Notifications, m.Payments.Unsettled)
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit, m.LinkCache, m.UpstreamCircuit, m.StaleOptions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector())

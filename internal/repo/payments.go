@@ -146,6 +146,15 @@ func (r *Payments) ClaimUnsettled(ctx context.Context, olderThan, now time.Time,
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Payment, error) { return scanPayment(row) })
 }
 
+// CountUnsettled counts payments still pending or waiting for the PIN that were created
+// before createdBefore.
+func (r *Payments) CountUnsettled(ctx context.Context, createdBefore time.Time) (n int, err error) {
+	defer wrap(&err, "repo.Payments.CountUnsettled")
+	err = r.pool.QueryRow(ctx, `SELECT count(*) FROM payments WHERE state IN ('pending', 'requires_action') AND created_at < $1`,
+		createdBefore).Scan(&n)
+	return n, err
+}
+
 const refundFields = `id, payment_id, refund_reference, partner_refund_no, external_id, amount, reason, state, provider_refund_no, created_at`
 
 func scanRefund(row pgx.Row) (domain.Refund, error) {
@@ -194,9 +203,11 @@ func (r *Payments) ReserveRefund(ctx context.Context, f domain.Refund) (_ domain
 
 // FinishRefund settles a pending refund: a refused one gives its amount back to what may
 // still be refunded; an accepted one that completes the payment's refunds marks it refunded.
-func (r *Payments) FinishRefund(ctx context.Context, f domain.Refund, ok bool, providerRefundNo string, at time.Time) (err error) {
+// It reports whether this refund completed the payment's (it is now refunded).
+func (r *Payments) FinishRefund(ctx context.Context, f domain.Refund, ok bool, providerRefundNo string, at time.Time) (completed bool, err error) {
 	defer wrap(&err, "repo.Payments.FinishRefund")
-	return inTx(ctx, r.pool, func(tx pgx.Tx) error {
+	err = inTx(ctx, r.pool, func(tx pgx.Tx) error {
+		completed = false
 		state := "failed"
 		if ok {
 			state = "succeeded"
@@ -210,11 +221,13 @@ func (r *Payments) FinishRefund(ctx context.Context, f domain.Refund, ok bool, p
 			_, err = tx.Exec(ctx, `UPDATE payments SET refunded = refunded - $2, updated_at = $3 WHERE id = $1`, f.PaymentID, f.Amount, at)
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE payments SET state = 'refunded', updated_at = $2
+		tag, err = tx.Exec(ctx, `UPDATE payments SET state = 'refunded', updated_at = $2
 			WHERE id = $1 AND state = 'succeeded' AND refunded = amount
 			  AND NOT EXISTS (SELECT 1 FROM payment_refunds WHERE payment_id = $1 AND state = 'pending')`, f.PaymentID, at)
+		completed = tag.RowsAffected() == 1
 		return err
 	})
+	return completed, err
 }
 
 // Refunds lists a payment's refunds, oldest first.

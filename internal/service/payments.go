@@ -15,6 +15,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/gateway/snap"
 	"github.com/gopay-miniapp/bff/internal/logging"
+	"github.com/gopay-miniapp/bff/internal/metrics"
 	"github.com/gopay-miniapp/bff/internal/snapsig"
 )
 
@@ -34,8 +35,9 @@ type PaymentStore interface {
 	ForUser(ctx context.Context, userID uuid.UUID, limit int) ([]domain.Payment, error)
 	Advance(ctx context.Context, id uuid.UUID, o domain.PaymentOutcome, at time.Time) (domain.Payment, bool, error)
 	ClaimUnsettled(ctx context.Context, olderThan, now time.Time, limit int) ([]domain.Payment, error)
+	CountUnsettled(ctx context.Context, createdBefore time.Time) (int, error)
 	ReserveRefund(ctx context.Context, f domain.Refund) (domain.Refund, bool, error)
-	FinishRefund(ctx context.Context, f domain.Refund, ok bool, providerRefundNo string, at time.Time) error
+	FinishRefund(ctx context.Context, f domain.Refund, ok bool, providerRefundNo string, at time.Time) (bool, error)
 	Refunds(ctx context.Context, paymentID uuid.UUID) ([]domain.Refund, error)
 	FirstNotification(ctx context.Context, signature string, paymentID uuid.UUID, status string, at time.Time) (bool, error)
 }
@@ -47,6 +49,7 @@ type PaymentConfig struct {
 	NotifyKey     *rsa.PublicKey // verifies payment notifications
 	NotifyMaxSkew time.Duration  // a notification's X-TIMESTAMP further off than this is stale
 	Log           *zap.Logger
+	Metrics       *metrics.Payments // optional
 }
 
 // Payments charges linked GoPay accounts exactly once: refresh, check, write, charge, settle,
@@ -189,6 +192,9 @@ func (p *Payments) advance(ctx context.Context, pay domain.Payment, o domain.Pay
 	if err != nil {
 		return pay, err
 	}
+	if changed && next.State != pay.State && p.cfg.Metrics != nil {
+		p.cfg.Metrics.Transitions.WithLabelValues(string(next.State)).Inc()
+	}
 	if changed {
 		logging.From(ctx, p.cfg.Log).Info("payment state", zap.Stringer("payment_id", pay.ID), zap.String("from", string(pay.State)),
 			zap.String("to", string(next.State)))
@@ -245,6 +251,11 @@ func (p *Payments) Reconcile(ctx context.Context, limit int) (int, error) {
 	for _, pay := range due {
 		if _, err := p.reconcileOne(ctx, pay, true); err != nil {
 			logging.From(ctx, p.cfg.Log).Warn("reconciling a payment failed", zap.Stringer("payment_id", pay.ID), zap.Error(err))
+		}
+	}
+	if p.cfg.Metrics != nil {
+		if n, err := p.store.CountUnsettled(ctx, p.now().Add(-p.cfg.PendingAfter)); err == nil {
+			p.cfg.Metrics.Unsettled.Set(float64(n))
 		}
 	}
 	return len(due), nil
@@ -352,11 +363,15 @@ func (p *Payments) Refund(ctx context.Context, in RefundRequest) (domain.Refund,
 	switch de := domain.As(err); {
 	case err == nil:
 		f.State, f.ProviderRefundNo = "succeeded", refundNo
-		return f, p.store.FinishRefund(rec, f, true, refundNo, p.now().UTC())
+		completed, err := p.store.FinishRefund(rec, f, true, refundNo, p.now().UTC())
+		if completed && p.cfg.Metrics != nil {
+			p.cfg.Metrics.Transitions.WithLabelValues(string(domain.PaymentRefunded)).Inc()
+		}
+		return f, err
 	case de.Kind == domain.KindUnavailable || de.Kind == domain.KindTimeout || de.Kind == domain.KindInternal:
 		return f, err // unknown: stays pending and reserved; the same refund_reference sends it again
 	default:
-		if ferr := p.store.FinishRefund(rec, f, false, "", p.now().UTC()); ferr != nil {
+		if _, ferr := p.store.FinishRefund(rec, f, false, "", p.now().UTC()); ferr != nil {
 			return f, errors.Join(err, ferr)
 		}
 		return f, err
@@ -382,6 +397,21 @@ type Notification struct {
 // acknowledged and ignored (duplicate reports false).
 func (p *Payments) Notify(ctx context.Context, n Notification) (duplicate bool, err error) {
 	defer domain.Wrap(&err, "Payments.Notify")
+	defer func() {
+		if p.cfg.Metrics == nil {
+			return
+		}
+		outcome := "processed"
+		switch {
+		case err != nil && domain.As(err).Kind == domain.KindUnauthenticated, err != nil && domain.As(err).Kind == domain.KindInvalid:
+			outcome = "refused"
+		case err != nil:
+			outcome = "failed"
+		case duplicate:
+			outcome = "duplicate"
+		}
+		p.cfg.Metrics.Notifications.WithLabelValues(outcome).Inc()
+	}()
 	refused := func(why string) error {
 		return domain.E(domain.KindUnauthenticated, domain.CodeNotificationRefused, why, nil)
 	}
