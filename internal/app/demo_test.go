@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gopay-miniapp/bff/internal/sandbox"
+	"github.com/gopay-miniapp/bff/internal/testenv"
 )
 
 // The demo mini app, driven in a real (headless) Chromium through every flow, as a person
@@ -77,6 +78,37 @@ func TestDemoMiniAppInChromium(t *testing.T) {
 	// A link GoPay ended: the next refresh finds out, the page says so, with the request id.
 	b.run(t, "link again", chromedp.Click(css("#gopay-link-btn")), chromedp.WaitVisible(css("#approve")), chromedp.Click(css("#approve")),
 		waitText("#gopay-status", ": active"))
+	// Payments: the merchant's service charges the user (internal API, from here); the page lists
+	// them, and one that waits for the PIN opens GoPay's PIN page and comes back paid.
+	session, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`sessionStorage.getItem("demo.session")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, internal := userID(t, "Bearer "+session), in.internalAuth()
+	charge := func(order, amount, description string) string {
+		r := in.do("POST", "/internal/v1/users/"+uid+"/payments", fmt.Sprintf(`{"order_reference":%q,"pay_option":"GOPAY_WALLET",`+
+			`"amount":{"value":%q,"currency":"IDR"},"description":%q,"return_url":%q}`, order, amount, description, in.app.DemoURL()),
+			append(internal, "Request-Id", "demo-"+order)...)
+		if r.status != 201 {
+			t.Fatalf("charge %s: %d %s", order, r.status, r.body)
+		}
+		return r.json(t)["id"].(string)
+	}
+	charge("demo-1", "15000.00", "Coffee")
+	big := charge("demo-2", "1500000.00", "Headphones")
+	b.run(t, "list payments", chromedp.Click(css("#payments-refresh")), waitText("#payment-list", "Coffee · Rp\u00a015.000 · paid"),
+		waitText("#payment-list", "Headphones · Rp\u00a01.500.000 · waiting for your PIN"))
+	shot("07-payments")
+	b.run(t, "confirm with the PIN", chromedp.Click(css(".confirm-pin")), chromedp.WaitVisible(css("#pay")))
+	shot("08-gopay-pin-page")
+	b.run(t, "pay", chromedp.Click(css("#pay")), chromedp.WaitVisible(css("#payment-list")))
+	testenv.Eventually(t, func() bool {
+		r := in.do("GET", "/internal/v1/payments/"+big, "", internal...)
+		return r.status == 200 && r.json(t)["state"] == "succeeded"
+	}, "the PIN payment settled by its notification")
+	b.run(t, "paid", chromedp.Click(css("#payments-refresh")), waitText("#payment-list", "Headphones · Rp\u00a01.500.000 · paid"))
+	shot("09-payments-paid")
+
 	b.run(t, "GoPay ends the link", chromedp.Click(css("#gopay-end")), chromedp.WaitVisible(css("#problem")),
 		waitText("#gopay-status", "inactive — link it again to pay"))
 	if meta := b.text(t, "#problem-meta"); !strings.Contains(meta, "HTTP 409 · gopay_link_inactive") || !strings.Contains(meta, "request id ") {
@@ -85,15 +117,15 @@ func TestDemoMiniAppInChromium(t *testing.T) {
 	if title := b.text(t, "#problem-title"); title == "" {
 		t.Fatal("the problem has no title")
 	}
-	shot("07-gopay-ended")
+	shot("10-gopay-ended")
 
 	// 4. Cards: through the webview and back through the BFF's redirect.
 	b.run(t, "bind a card", chromedp.Click(css("#card-bind")),
 		waitText("#card-outcome", "Card bound: the webview came back with success."), waitText("#card-list", "succeeded"))
-	shot("08-card-bound")
+	shot("11-card-bound")
 	b.run(t, "a declined card", chromedp.Click(css("#card-bind-fail")),
 		waitText("#card-outcome", "Card not bound: the webview came back with failed."), waitText("#card-list", "failed"))
-	shot("09-card-declined")
+	shot("12-card-declined")
 
 	b.assertCleanConsole(t)
 }

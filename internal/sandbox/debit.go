@@ -394,7 +394,7 @@ var pinPage = template.Must(template.New("pin").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>GoPay · confirm payment (sandbox)</title><link rel="stylesheet" href="/demo/style.css"></head>
 <body><main class="sheet"><p class="badge">Sandbox · stands in for GoPay's PIN page</p>
-<h1>Pay Rp {{.Amount}}</h1><p>Enter your GoPay PIN to pay with {{.Option}}.</p>
+<h1>Pay Rp {{.Amount}}</h1><p>Confirm paying with {{.Option}}. (GoPay asks for your PIN here; the sandbox asks for none.)</p>
 <form method="post" action="/sandbox/gopay-pin"><input type="hidden" name="reference" value="{{.Reference}}">
 <button id="pay" name="decision" value="pay">Pay</button>
 <button id="decline" class="secondary" name="decision" value="decline">Cancel</button></form></main></body></html>`))

@@ -210,6 +210,27 @@ async function renderCards() {
   if (!body.data.length) $("card-list").append(item("No card binding yet."));
 }
 
+// ---- Payments --------------------------------------------------------------------------------
+
+const stateText = { pending: "processing", requires_action: "waiting for your PIN", succeeded: "paid", failed: "failed",
+  canceled: "canceled", refunded: "refunded" };
+
+async function renderPayments() {
+  const { body } = await api("GET", "/v1/payments");
+  $("payment-list").replaceChildren(...body.data.map((p) => {
+    let pin;
+    if (p.state === "requires_action" && p.redirect_url) {
+      pin = document.createElement("button");
+      pin.className = "confirm-pin";
+      pin.textContent = "Confirm with PIN";
+      action(pin, async () => location.assign(p.redirect_url));
+    }
+    const refunded = p.refunded.value !== "0.00" && p.state !== "refunded" ? `, ${money(p.refunded)} refunded` : "";
+    return item(`${p.description ?? p.pay_option} · ${money(p.amount)} · ${stateText[p.state] ?? p.state}${refunded}`, pin);
+  }));
+  if (!body.data.length) $("payment-list").append(item("No payment yet."));
+}
+
 // ---- The page ------------------------------------------------------------------------------
 
 async function render() {
@@ -219,7 +240,7 @@ async function render() {
   $("signout-btn").hidden = !signedIn;
   for (const s of document.querySelectorAll(".needs-session")) s.hidden = !signedIn;
   if (!signedIn) return;
-  await Promise.all([renderBankAccounts(), renderGoPay(), renderCards()]);
+  await Promise.all([renderBankAccounts(), renderGoPay(), renderCards(), renderPayments()]);
 }
 
 action($("signin-form"), async () => {
@@ -269,6 +290,7 @@ action($("gopay-end"), async () => {
   }
 });
 
+action($("payments-refresh"), async () => renderPayments());
 action($("card-form"), async () => bindCard("success"));
 action($("card-bind-fail"), async () => bindCard("failure"));
 
