@@ -77,6 +77,8 @@ func TestPaymentLifecycle(t *testing.T) {
 	e := newEnv(t)
 	in := start(t, e)
 	p := newPayer(t, in, "payer", "81211112222")
+	// GoPay's notification arrives late, and twice: acted on once.
+	in.app.Sandbox.SetNotifyFaults(sandbox.NotifyFaults{Duplicate: true, Delay: 100 * time.Millisecond})
 
 	r := p.pay("pay-0001", "order-1", "GOPAY_WALLET", "15000.00")
 	m := r.json(t)
@@ -90,8 +92,11 @@ func TestPaymentLifecycle(t *testing.T) {
 	// The sandbox's notification arrives, verifies, and changes nothing (already succeeded).
 	testenv.Eventually(t, func() bool {
 		n := in.app.Sandbox.Notifications()
-		return len(n) == 1 && n[0].Status == 200
-	}, "the settlement notification accepted")
+		return len(n) == 2 && n[0].Status == 200 && n[1].Status == 200
+	}, "the settlement notification, sent twice, acknowledged twice")
+	if got := counter(t, "bff_payment_notifications_total", map[string]string{"outcome": "duplicate"}, in); got != 1 {
+		t.Fatalf("duplicates counted %v, want 1", got)
+	}
 
 	// The same order again, even under another Request-Id: the same payment, not a second charge.
 	again := p.pay("pay-0002", "order-1", "GOPAY_WALLET", "15000.00")
