@@ -178,6 +178,41 @@ func TestPaymentLifecycle(t *testing.T) {
 	in.assertNoSecretsInLogs(tokens...)
 }
 
+// One Request-Id on two users' payment routes is never a replay of the first user's payment
+// for the second, even with the same body: the key is refused as reused (the paths differ).
+// The same order reference for another user, under a key of its own, is refused too; and a
+// refund's key reused on another payment is not that payment's refund.
+func TestPaymentKeysAndOrdersBelongToOneUser(t *testing.T) {
+	t.Parallel()
+	in := start(t, newEnv(t))
+	a := newPayer(t, in, "key-a", "81222221111")
+	b := newPayer(t, in, "key-b", "81222222222")
+	body := `{"order_reference":"order-same","pay_option":"GOPAY_WALLET","amount":{"value":"10000.00","currency":"IDR"}}`
+	first := in.do("POST", "/internal/v1/users/"+a.uid+"/payments", body, append(a.internal, "Request-Id", "shared-key-0001")...)
+	if first.status != 201 {
+		t.Fatalf("%d %s", first.status, first.body)
+	}
+	second := in.do("POST", "/internal/v1/users/"+b.uid+"/payments", body, append(a.internal, "Request-Id", "shared-key-0001")...)
+	if second.header.Get("Idempotent-Replayed") == "true" {
+		t.Fatalf("user a's payment was replayed for user b: %s", second.body)
+	}
+	problem(t, second, 422, "idempotency_key_reused", "header.Request-Id")
+	problem(t, in.do("POST", "/internal/v1/users/"+b.uid+"/payments", body, append(a.internal, "Request-Id", "other-key-0002")...),
+		409, "order_reference_reused", "order_reference")
+	if n := debitsFor(in.app.Sandbox); n != 1 {
+		t.Fatalf("%d charges, want 1", n)
+	}
+
+	rb := b.pay("b-key-0003", "order-b", "GOPAY_WALLET", "10000.00")
+	refund := `{"refund_reference":"refund-x","amount":{"value":"1000.00","currency":"IDR"},"reason":"test"}`
+	fa := in.do("POST", "/internal/v1/payments/"+first.json(t)["id"].(string)+"/refund", refund, append(a.internal, "Request-Id", "refund-key-1")...)
+	fb := in.do("POST", "/internal/v1/payments/"+rb.json(t)["id"].(string)+"/refund", refund, append(a.internal, "Request-Id", "refund-key-1")...)
+	if fa.status != 201 || fb.header.Get("Idempotent-Replayed") == "true" {
+		t.Fatalf("refunds: %d %s / %d %s", fa.status, fa.body, fb.status, fb.body)
+	}
+	problem(t, fb, 422, "idempotency_key_reused", "header.Request-Id")
+}
+
 // Issue 13: 50 concurrent identical requests over two instances charge once.
 func TestFiftyConcurrentPaymentsOverTwoInstancesChargeOnce(t *testing.T) {
 	t.Parallel()

@@ -65,6 +65,7 @@ const (
 	CodePaymentNotRefundable  = "payment_not_refundable"  // not succeeded, or nothing left to refund
 	CodeRefundExceedsPayment  = "refund_exceeds_payment"  // more than what is left of the payment
 	CodeNotificationRefused   = "notification_refused"    // bad signature, stale timestamp
+	CodeOrderReferenceReused  = "order_reference_reused"  // this caller's order reference names another payment
 )
 
 // Error is the one error type that crosses layers. Message and Field are safe to show a client;

@@ -31,7 +31,10 @@ func idempotent(store *idempotency.Store, m *metrics.Metrics, log *zap.Logger) e
 			if err != nil {
 				return err
 			}
-			fingerprint := idempotency.Fingerprint(req.Method, c.Path(), bodyOf(c))
+			// The request's own path, not the route's template: a key reused on another resource
+			// (another user's payments, another payment's refund) is another request, never a
+			// replay of the first. Routes without parameters fingerprint as they always did.
+			fingerprint := idempotency.Fingerprint(req.Method, req.URL.EscapedPath(), bodyOf(c))
 			who, signedIn := principal(req.Context(), fingerprint)
 			scope := who + ":" + req.Method + " " + c.Path()
 			// The id sent upstream is the request's own: a new body is a new upstream operation,

@@ -150,8 +150,16 @@ func (p *Payments) Create(ctx context.Context, in NewPayment) (pay domain.Paymen
 		PartnerReferenceNo: newRef(), ExternalID: newRef(), PayOption: in.PayOption, Amount: in.Amount, Currency: in.Currency,
 		Description: in.Description, Items: in.Items, ReturnURL: in.ReturnURL, State: domain.PaymentPending,
 		ChargedOn: jakartaDay(now), CreatedAt: now, UpdatedAt: now})
-	if err != nil || !created {
-		return pay, created, err
+	if err != nil {
+		return pay, false, err
+	}
+	if !created {
+		if pay.UserID != in.UserID || pay.Amount != in.Amount || pay.PayOption != in.PayOption || pay.Currency != in.Currency {
+			// The same order reference for another user, amount or option is not this order.
+			return domain.Payment{}, false, &domain.Error{Kind: domain.KindConflict, Code: domain.CodeOrderReferenceReused,
+				Field: "order_reference", Message: "this order reference already names another payment"}
+		}
+		return pay, false, nil
 	}
 	pay, err = p.charge(ctx, pay, opts.Link.CustomerToken, opt.Token, in.DeviceID)
 	return pay, true, err
