@@ -335,8 +335,10 @@ func TestChargeNeverReceivedIsSentAgainOnce(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(500 * time.Millisecond) // a reconciler round more: nothing is sent twice
-	if n, calls := debitsFor(in.app.Sandbox), in.app.Sandbox.Calls(sandbox.OpSNAPDebit); n != 1 || calls != 3 {
-		t.Fatalf("%d charges in %d calls; want 1 in 3 (2 failed, 1 sent again)", n, calls)
+	// 2 failed attempts, then the reconciler's: one charge. (A reconciler round that began while
+	// a starved request had not sent its first attempt yet would add a call, never a charge.)
+	if n, calls := debitsFor(in.app.Sandbox), in.app.Sandbox.Calls(sandbox.OpSNAPDebit); n != 1 || calls < 3 {
+		t.Fatalf("%d charges in %d calls; want 1 charge, sent again after 2 failed calls", n, calls)
 	}
 }
 
