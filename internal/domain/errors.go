@@ -65,6 +65,7 @@ const (
 	CodePaymentNotRefundable  = "payment_not_refundable"  // not succeeded, or nothing left to refund
 	CodeRefundExceedsPayment  = "refund_exceeds_payment"  // more than what is left of the payment
 	CodeNotificationRefused   = "notification_refused"    // bad signature, stale timestamp
+	CodeChargeNotReceived     = "charge_not_received"     // failure_code: GoPay never received the charge, and it is too late to send
 	CodeOrderReferenceReused  = "order_reference_reused"  // this caller's order reference names another payment
 )
 
@@ -106,6 +107,11 @@ func Invalid(field, message string) *Error {
 // NotFound reports a missing resource without saying whether it exists for someone else.
 func NotFound(what string) *Error {
 	return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: what + " not found"}
+}
+
+// PaymentNotFound reports a payment that does not exist, or is not the caller's.
+func PaymentNotFound() *Error {
+	return &Error{Kind: KindNotFound, Code: CodePaymentNotFound, Message: "no such payment"}
 }
 
 // Unauthenticated reports a missing or bad session.

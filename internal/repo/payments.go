@@ -47,7 +47,7 @@ func scanPayment(row pgx.Row) (domain.Payment, error) {
 
 func notFoundPayment(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return &domain.Error{Kind: domain.KindNotFound, Code: domain.CodePaymentNotFound, Message: "no such payment"}
+		return domain.PaymentNotFound()
 	}
 	return err
 }

@@ -2,10 +2,7 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -98,10 +95,13 @@ type NewPayment struct {
 	DeviceID       string
 }
 
-func newRef() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b) // 32 alphanumerics: a valid partnerReferenceNo and X-EXTERNAL-ID
+// wholeRupiah checks an amount the service will send: positive, and in IDR, whole rupiah
+// (GoPay charges no fraction of a rupiah; the sandbox's assumption, in its debit.go).
+func wholeRupiah(amount int64, currency string) error {
+	if amount <= 0 || currency != "IDR" || amount%100 != 0 {
+		return domain.Invalid("amount.value", "IDR amounts are whole rupiah, e.g. 15000.00")
+	}
+	return nil
 }
 
 // Create charges the user: it refreshes their payment options (coalesced, as every refresh),
@@ -110,8 +110,8 @@ func newRef() string {
 // for this order: that one is returned, untouched.
 func (p *Payments) Create(ctx context.Context, in NewPayment) (pay domain.Payment, created bool, err error) {
 	defer domain.Wrap(&err, "Payments.Create")
-	if in.Currency != "IDR" || in.Amount%100 != 0 {
-		return pay, false, domain.Invalid("amount.value", "IDR amounts are whole rupiah, e.g. 15000.00")
+	if err := wholeRupiah(in.Amount, in.Currency); err != nil {
+		return pay, false, err
 	}
 	opts, err := p.links.PaymentOptions(ctx, in.UserID, in.DeviceID, true)
 	if err != nil {
@@ -147,7 +147,7 @@ func (p *Payments) Create(ctx context.Context, in NewPayment) (pay domain.Paymen
 		return pay, false, err
 	}
 	pay, created, err = p.store.Create(ctx, domain.Payment{ID: id, UserID: in.UserID, ClientID: in.ClientID, OrderReference: in.OrderReference,
-		PartnerReferenceNo: newRef(), ExternalID: newRef(), PayOption: in.PayOption, Amount: in.Amount, Currency: in.Currency,
+		PartnerReferenceNo: snap.NewReference(), ExternalID: snap.NewReference(), PayOption: in.PayOption, Amount: in.Amount, Currency: in.Currency,
 		Description: in.Description, Items: in.Items, ReturnURL: in.ReturnURL, State: domain.PaymentPending,
 		ChargedOn: jakartaDay(now), CreatedAt: now, UpdatedAt: now})
 	if err != nil {
@@ -175,7 +175,7 @@ func jakartaDay(t time.Time) time.Time {
 func (p *Payments) charge(ctx context.Context, pay domain.Payment, customerToken, optionToken, deviceID string) (domain.Payment, error) {
 	res, err := p.snap.Charge(ctx, snap.Charge{PartnerReferenceNo: pay.PartnerReferenceNo, ExternalID: pay.ExternalID,
 		CustomerToken: customerToken, DeviceID: deviceID, PayOption: pay.PayOption, OptionToken: optionToken, Amount: pay.Amount,
-		Currency: pay.Currency, ReturnURL: pay.ReturnURL, ValidUpTo: p.now().Add(p.cfg.Validity), Description: pay.Description,
+		Currency: pay.Currency, ReturnURL: pay.ReturnURL, ValidUpTo: p.validUpTo(pay), Description: pay.Description,
 		Items: pay.Items})
 	// What happened upstream is recorded even if this request's deadline has passed.
 	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
@@ -194,6 +194,10 @@ func (p *Payments) charge(ctx context.Context, pay domain.Payment, customerToken
 		return p.advance(rec, pay, domain.PaymentOutcome{State: domain.PaymentFailed, FailureCode: de.Code})
 	}
 }
+
+// validUpTo is the charge's deadline for the customer. It derives from the payment, not from
+// the clock: an attempt sent again must carry the same body under the same X-EXTERNAL-ID.
+func (p *Payments) validUpTo(pay domain.Payment) time.Time { return pay.CreatedAt.Add(p.cfg.Validity) }
 
 func (p *Payments) advance(ctx context.Context, pay domain.Payment, o domain.PaymentOutcome) (domain.Payment, error) {
 	next, changed, err := p.store.Advance(ctx, pay.ID, o, p.now().UTC())
@@ -218,16 +222,16 @@ func (p *Payments) reconcileOne(ctx context.Context, pay domain.Payment, resend 
 	if err != nil {
 		return pay, nil //nolint:nilerr // still unknown: the payment stays pending, and the reconciler asks again
 	}
+	now := p.now()
 	switch {
 	case st.Found && st.State != "":
 		return p.advance(ctx, pay, domain.PaymentOutcome{State: st.State, ProviderReferenceNo: st.ReferenceNo})
 	case st.Found:
-		if pay.State == domain.PaymentPending && st.Code == "03" {
-			return p.advance(ctx, pay, domain.PaymentOutcome{State: domain.PaymentRequiresAction, ProviderReferenceNo: st.ReferenceNo})
-		}
-		return pay, nil
-	case !jakartaDay(p.now()).Equal(pay.ChargedOn.UTC()):
-		return p.advance(ctx, pay, domain.PaymentOutcome{State: domain.PaymentFailed, FailureCode: "charge_not_received"})
+		return pay, nil // still open at GoPay
+	case !jakartaDay(now).Equal(pay.ChargedOn.UTC()) || now.After(p.validUpTo(pay)):
+		// Never received, and too late to send: its X-EXTERNAL-ID's day is over, or the
+		// customer's time to confirm.
+		return p.advance(ctx, pay, domain.PaymentOutcome{State: domain.PaymentFailed, FailureCode: domain.CodeChargeNotReceived})
 	case resend && pay.State == domain.PaymentPending:
 		opts, err := p.links.PaymentOptions(ctx, pay.UserID, reconcilerDevice, true)
 		if err != nil || opts.Stale {
@@ -292,7 +296,7 @@ func (p *Payments) Get(ctx context.Context, id uuid.UUID, clientID string) (doma
 		return pay, nil, err
 	}
 	if pay.ClientID != clientID {
-		return domain.Payment{}, nil, &domain.Error{Kind: domain.KindNotFound, Code: domain.CodePaymentNotFound, Message: "no such payment"}
+		return domain.Payment{}, nil, domain.PaymentNotFound()
 	}
 	refunds, err := p.store.Refunds(ctx, id)
 	return pay, refunds, err
@@ -307,7 +311,7 @@ func (p *Payments) ForUser(ctx context.Context, userID uuid.UUID) ([]domain.Paym
 func (p *Payments) OfUser(ctx context.Context, userID, id uuid.UUID) (domain.Payment, error) {
 	pay, err := p.store.Get(ctx, id)
 	if err == nil && pay.UserID != userID {
-		return domain.Payment{}, &domain.Error{Kind: domain.KindNotFound, Code: domain.CodePaymentNotFound, Message: "no such payment"}
+		return domain.Payment{}, domain.PaymentNotFound()
 	}
 	return pay, err
 }
@@ -347,8 +351,8 @@ func (p *Payments) Refund(ctx context.Context, in RefundRequest) (domain.Refund,
 	if err != nil {
 		return domain.Refund{}, err
 	}
-	if in.Amount <= 0 || in.Amount%100 != 0 {
-		return domain.Refund{}, domain.Invalid("amount.value", "IDR amounts are whole rupiah, e.g. 15000.00")
+	if err := wholeRupiah(in.Amount, pay.Currency); err != nil {
+		return domain.Refund{}, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -356,13 +360,16 @@ func (p *Payments) Refund(ctx context.Context, in RefundRequest) (domain.Refund,
 	}
 	now := p.now().UTC().Truncate(time.Microsecond)
 	f, existing, err := p.store.ReserveRefund(ctx, domain.Refund{ID: id, PaymentID: pay.ID, RefundReference: in.RefundReference,
-		PartnerRefundNo: newRef(), ExternalID: newRef(), Amount: in.Amount, Reason: in.Reason, State: "pending", CreatedAt: now})
-	if err != nil || existing && f.State != "pending" {
+		PartnerRefundNo: snap.NewReference(), ExternalID: snap.NewReference(), Amount: in.Amount, Reason: in.Reason, State: "pending", CreatedAt: now})
+	if err != nil {
 		return f, err
 	}
 	if existing && f.Amount != in.Amount {
 		return f, &domain.Error{Kind: domain.KindUnprocessable, Code: domain.CodeIdempotencyMismatch, Field: "refund_reference",
 			Message: "this refund reference was used for another amount"}
+	}
+	if existing && f.State != "pending" {
+		return f, nil // answered already
 	}
 	refundNo, err := p.snap.RefundDebit(ctx, snap.RefundRequest{PartnerReferenceNo: pay.PartnerReferenceNo, ReferenceNo: pay.ProviderReferenceNo,
 		PartnerRefundNo: f.PartnerRefundNo, ExternalID: f.ExternalID, Amount: f.Amount, Currency: pay.Currency, Reason: f.Reason})
@@ -386,10 +393,8 @@ func (p *Payments) Refund(ctx context.Context, in RefundRequest) (domain.Refund,
 	}
 }
 
-// NotifyPath is where the provider posts payment notifications: the path of the notification
-// URL configured with Midtrans (midtrans-client's README names /v1.0/debit/notify for direct
-// debit), and part of what its signature covers.
-const NotifyPath = "/v1.0/debit/notify"
+// NotifyPath is where the provider posts payment notifications.
+const NotifyPath = snap.NotifyPath
 
 // Notification is a payment notification as it arrived.
 type Notification struct {
@@ -399,72 +404,51 @@ type Notification struct {
 	Signature string
 }
 
-// Notify acts on a payment notification once: it verifies the provider's signature over the
-// documented string, refuses a stale timestamp, finds the payment, and moves it forward only
+// Notify acts on a payment notification once: the gateway verifies it (signature, timestamp,
+// body); it must name one of our payments, for its amount; it moves the payment forward only
 // (a late "pending" never undoes a settlement). A notification already acted on is
-// acknowledged and ignored (duplicate reports false).
-func (p *Payments) Notify(ctx context.Context, n Notification) (duplicate bool, err error) {
+// acknowledged and ignored (duplicate true).
+func (p *Payments) Notify(ctx context.Context, in Notification) (duplicate bool, err error) {
 	defer domain.Wrap(&err, "Payments.Notify")
-	defer func() {
-		if p.cfg.Metrics == nil {
-			return
-		}
-		outcome := "processed"
-		switch {
-		case err != nil && domain.As(err).Kind == domain.KindUnauthenticated, err != nil && domain.As(err).Kind == domain.KindInvalid:
-			outcome = "refused"
-		case err != nil:
-			outcome = "failed"
-		case duplicate:
-			outcome = "duplicate"
-		}
-		p.cfg.Metrics.Notifications.WithLabelValues(outcome).Inc()
-	}()
-	refused := func(why string) error {
-		return domain.E(domain.KindUnauthenticated, domain.CodeNotificationRefused, why, nil)
-	}
-	ts, err := snapsig.ParseTimestamp(n.Timestamp)
-	if err != nil {
-		return false, refused("X-TIMESTAMP missing or malformed")
-	}
-	if d := p.now().Sub(ts); d > p.cfg.NotifyMaxSkew || d < -p.cfg.NotifyMaxSkew {
-		return false, refused("stale X-TIMESTAMP")
-	}
-	sts, err := snapsig.NotificationStringToSign(n.Path, n.Body, n.Timestamp)
-	if err != nil || p.cfg.NotifyKey == nil || !snapsig.VerifyAsymmetric(p.cfg.NotifyKey, sts, n.Signature) {
-		return false, refused("X-SIGNATURE does not verify")
-	}
-	var body struct {
-		OriginalPartnerReferenceNo string `json:"originalPartnerReferenceNo"`
-		OriginalReferenceNo        string `json:"originalReferenceNo"`
-		Amount                     struct {
-			Value    string `json:"value"`
-			Currency string `json:"currency"`
-		} `json:"amount"`
-		LatestTransactionStatus string `json:"latestTransactionStatus"`
-	}
-	if err := json.Unmarshal(n.Body, &body); err != nil || body.OriginalPartnerReferenceNo == "" {
-		return false, domain.Invalid("originalPartnerReferenceNo", "missing")
-	}
-	pay, err := p.store.ByPartnerReference(ctx, body.OriginalPartnerReferenceNo)
+	defer func() { p.countNotification(duplicate, err) }()
+	n, err := snap.VerifyNotification(p.cfg.NotifyKey, p.cfg.NotifyMaxSkew, p.now(), in.Path, in.Body, in.Timestamp, in.Signature)
 	if err != nil {
 		return false, err
 	}
-	amount, err := domain.ParseMinor(body.Amount.Value)
-	if err != nil || amount != pay.Amount || body.Amount.Currency != pay.Currency {
+	pay, err := p.store.ByPartnerReference(ctx, n.PartnerReferenceNo)
+	if err != nil {
+		return false, err
+	}
+	if n.Amount != pay.Amount || n.Currency != pay.Currency {
 		return false, domain.Invalid("amount", "does not match the payment")
 	}
-	state, known := snap.DebitState(body.LatestTransactionStatus)
-	if !known {
-		return false, domain.Invalid("latestTransactionStatus", "unknown")
-	}
-	first, err := p.store.FirstNotification(ctx, n.Signature, pay.ID, body.LatestTransactionStatus, p.now().UTC())
-	if err != nil || !first {
-		return !first, err
-	}
-	if state == "" || state == domain.PaymentRefunded { // still open, or a refund: refunds are recorded by Refund
+	first, err := p.store.FirstNotification(ctx, in.Signature, pay.ID, n.Status, p.now().UTC())
+	switch {
+	case err != nil:
+		return false, err
+	case !first:
+		return true, nil
+	case n.State == "" || n.State == domain.PaymentRefunded: // still open, or a refund: refunds are recorded by Refund
 		return false, nil
 	}
-	_, err = p.advance(ctx, pay, domain.PaymentOutcome{State: state, ProviderReferenceNo: body.OriginalReferenceNo})
+	_, err = p.advance(ctx, pay, domain.PaymentOutcome{State: n.State, ProviderReferenceNo: n.ReferenceNo})
 	return false, err
+}
+
+// countNotification counts a notification by outcome: processed, duplicate, refused (its
+// signature, timestamp or content), failed (our side).
+func (p *Payments) countNotification(duplicate bool, err error) {
+	if p.cfg.Metrics == nil {
+		return
+	}
+	outcome := "processed"
+	switch kind := domain.As(err).Kind; {
+	case err != nil && (kind == domain.KindUnauthenticated || kind == domain.KindInvalid):
+		outcome = "refused"
+	case err != nil:
+		outcome = "failed"
+	case duplicate:
+		outcome = "duplicate"
+	}
+	p.cfg.Metrics.Notifications.WithLabelValues(outcome).Inc()
 }

@@ -294,34 +294,15 @@ func (c *Client) translate(ctx context.Context, op, svc string, status int, r re
 		return domain.E(domain.KindUpstream, domain.CodeUpstreamRejected,
 			"the payment provider rejected this service's request", fmt.Errorf("snap %s: %s %s", op, code, r.ResponseMessage))
 	}
+	if err, ok := debitAnswer(op, svc, code); ok { // the direct-debit services' own cases (debit.go)
+		return err
+	}
 	switch code[:3] + code[5:] {
 	case "20000":
 		if status/100 != 2 {
 			return c.badAnswer(ctx, op, "success code with a non-2xx status")
 		}
 		return nil
-	case "20200": // accepted, in progress (a direct debit waiting for the customer)
-		return nil
-	case "40314":
-		return &domain.Error{Kind: domain.KindUnprocessable, Code: domain.CodeInsufficientBalance, Field: "amount",
-			Message: "the GoPay balance does not cover this amount", Err: fmt.Errorf("snap %s: %s", op, code)}
-	case "40305":
-		return domain.E(domain.KindUnprocessable, domain.CodePaymentDeclined, "GoPay declined the payment", fmt.Errorf("snap %s: %s", op, code))
-	case "40315":
-		if svc == svcDebitRefund {
-			return domain.E(domain.KindConflict, domain.CodePaymentNotRefundable, "GoPay does not allow refunding this payment", fmt.Errorf("snap %s: %s", op, code))
-		}
-		return domain.E(domain.KindConflict, domain.CodePaymentNotCancelable, "GoPay does not allow canceling this payment", fmt.Errorf("snap %s: %s", op, code))
-	case "40901":
-		if svc == svcDebit {
-			// partnerReferenceNo already used: one of our own earlier attempts of this payment
-			// reached GoPay. Its outcome is the status API's to tell, so: unknown, not refused.
-			return domain.E(domain.KindUnavailable, domain.CodeUpstreamUnavailable,
-				"GoPay already has this payment; its outcome is being confirmed", fmt.Errorf("snap %s: %s", op, code))
-		}
-		return rejected("unexpected responseCode")
-	case "40401":
-		return domain.E(domain.KindNotFound, domain.CodePaymentNotFound, "GoPay knows no such transaction", fmt.Errorf("snap %s: %s", op, code))
 	case "40001":
 		return rejected("a field has an invalid format")
 	case "40002":
@@ -345,10 +326,14 @@ func (c *Client) translate(ctx context.Context, op, svc string, status int, r re
 	return rejected("unexpected responseCode")
 }
 
+// errUnreadable marks an answer this client could not read: for a call with an effect (a
+// charge, a refund) its outcome is unknown, not refused (see debit.go).
+var errUnreadable = errors.New("unreadable answer")
+
 func (c *Client) badAnswer(ctx context.Context, op, why string) error {
 	logging.From(ctx, c.o.Log).Error("SNAP answered something unreadable", zap.String("operation", op), zap.String("why", why))
 	return domain.E(domain.KindUpstream, domain.CodeUpstreamRejected,
-		"the payment provider sent an answer this service cannot read", fmt.Errorf("snap %s: %s", op, why))
+		"the payment provider sent an answer this service cannot read", fmt.Errorf("snap %s: %s: %w", op, why, errUnreadable))
 }
 
 // AccessToken returns the current B2B token (renewing it if needed). Exposed for the

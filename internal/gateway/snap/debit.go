@@ -2,6 +2,10 @@ package snap
 
 import (
 	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
@@ -64,33 +68,87 @@ func (c *Client) Charge(ctx context.Context, ch Charge) (ChargeResult, error) {
 		body["urlParam"] = []any{map[string]any{"url": ch.ReturnURL, "type": "PAY_RETURN", "isDeeplink": "N"}}
 	}
 	r, err := c.fixedCall(ctx, "debit", svcDebit, "/v1.0/debit/payment-host-to-host", body, ch.CustomerToken, ch.DeviceID, ch.ExternalID)
-	if err != nil {
-		return ChargeResult{}, err
+	if err == nil && r.ReferenceNo == "" {
+		err = c.badAnswer(ctx, "debit", "no referenceNo")
 	}
-	if r.ReferenceNo == "" {
-		return ChargeResult{}, c.badAnswer(ctx, "debit", "no referenceNo")
+	if err != nil {
+		return ChargeResult{}, unknownIfUnreadable(err)
 	}
 	return ChargeResult{ReferenceNo: r.ReferenceNo, RedirectURL: r.WebRedirectURL}, nil
 }
 
+// unknownIfUnreadable turns an answer to a charge or refund that could not be read into an
+// unknown outcome: GoPay may have taken the money, so it is not a refusal.
+func unknownIfUnreadable(err error) error {
+	if errors.Is(err, errUnreadable) {
+		return domain.E(domain.KindUnavailable, domain.CodeUpstreamUnavailable,
+			"the payment provider's answer could not be read; the outcome is being confirmed", err)
+	}
+	return err
+}
+
+// debitAnswer reads the responseCodes of the direct-debit services (54, 55, 57, 58) that
+// translate's common table does not: their own refusals, and the two that say our own earlier
+// attempt arrived. It reports false for every other service and code.
+//   - 202xx00: accepted, waiting for the customer (SNAP's "Request In Progress");
+//   - 4035414 insufficient funds, 4035405 do not honor: GoPay refused the charge;
+//   - 403xx15 transaction not permitted: not cancelable (57) or not refundable (58);
+//   - 404xx01 transaction not found;
+//   - 4095400 X-EXTERNAL-ID or 4095401 partnerReferenceNo already used: one of this payment's
+//     earlier attempts reached GoPay (every attempt sends the payment's own), so its outcome is
+//     the status API's to tell, not a refusal.
+//
+// The codes are the SNAP standard's general cases as Midtrans' direct-debit page lists no table
+// of its own (assumptions, also in internal/conformance/calls/snap.debit*.json).
+func debitAnswer(op, svc, code string) (error, bool) {
+	if svc != svcDebit && svc != svcDebitStatus && svc != svcDebitCancel && svc != svcDebitRefund {
+		return nil, false
+	}
+	cause := fmt.Errorf("snap %s: %s", op, code)
+	switch code[:3] + code[5:] {
+	case "20200":
+		return nil, true
+	case "40314":
+		return &domain.Error{Kind: domain.KindUnprocessable, Code: domain.CodeInsufficientBalance, Field: "amount",
+			Message: "the GoPay balance does not cover this amount", Err: cause}, true
+	case "40305":
+		return domain.E(domain.KindUnprocessable, domain.CodePaymentDeclined, "GoPay declined the payment", cause), true
+	case "40315":
+		if svc == svcDebitRefund {
+			return domain.E(domain.KindConflict, domain.CodePaymentNotRefundable, "GoPay does not allow refunding this payment", cause), true
+		}
+		return domain.E(domain.KindConflict, domain.CodePaymentNotCancelable, "GoPay does not allow canceling this payment", cause), true
+	case "40401":
+		return domain.PaymentNotFound(), true
+	case "40900", "40901":
+		if svc == svcDebit {
+			return domain.E(domain.KindUnavailable, domain.CodeUpstreamUnavailable,
+				"GoPay already has this payment; its outcome is being confirmed", cause), true
+		}
+	}
+	return nil, false
+}
+
 // Status is what the status API says of a transaction. State is empty while it is still
-// open (initiated, paying, pending).
+// open before the customer is asked (initiated, paying).
 type Status struct {
 	Found       bool
 	ReferenceNo string
 	State       domain.PaymentState
-	Code        string // latestTransactionStatus, for the record
 }
 
-// DebitState maps SNAP's latestTransactionStatus to a payment state: 00 success, 01
-// initiated, 02 paying, 03 pending, 04 refunded, 05 canceled, 06 failed, 07 not found (SNAP
-// standard codes, as the Midtrans status and notification pages list them).
-func DebitState(code string) (domain.PaymentState, bool) {
+// debitState maps SNAP's latestTransactionStatus to a payment state: 00 success, 01
+// initiated, 02 paying, 03 pending (waiting for the customer), 04 refunded, 05 canceled, 06
+// failed, 07 not found (SNAP standard codes, as midtrans-client's README samples and the Midtrans
+// status and notification pages show them).
+func debitState(code string) (domain.PaymentState, bool) {
 	switch code {
 	case "00":
 		return domain.PaymentSucceeded, true
-	case "01", "02", "03":
+	case "01", "02":
 		return "", true
+	case "03":
+		return domain.PaymentRequiresAction, true
 	case "04":
 		return domain.PaymentRefunded, true
 	case "05":
@@ -112,11 +170,11 @@ func (c *Client) DebitStatus(ctx context.Context, partnerReferenceNo, externalID
 		}
 		return Status{}, err
 	}
-	state, ok := DebitState(r.LatestTransactionStatus)
+	state, ok := debitState(r.LatestTransactionStatus)
 	if !ok {
 		return Status{}, c.badAnswer(ctx, "debit_status", "unknown latestTransactionStatus")
 	}
-	return Status{Found: true, ReferenceNo: r.OriginalReferenceNo, State: state, Code: r.LatestTransactionStatus}, nil
+	return Status{Found: true, ReferenceNo: r.OriginalReferenceNo, State: state}, nil
 }
 
 // CancelDebit cancels a charge the customer has not confirmed yet.
@@ -143,11 +201,11 @@ func (c *Client) RefundDebit(ctx context.Context, rf RefundRequest) (string, err
 		"partnerRefundNo": rf.PartnerRefundNo, "reason": rf.Reason,
 		"refundAmount": map[string]any{"value": domain.FormatMinor(rf.Amount), "currency": rf.Currency}}
 	r, err := c.fixedCall(ctx, "debit_refund", svcDebitRefund, "/v1.0/debit/refund", body, "", "", rf.ExternalID)
-	if err != nil {
-		return "", err
+	if err == nil && r.RefundNo == "" {
+		err = c.badAnswer(ctx, "debit_refund", "no refundNo")
 	}
-	if r.RefundNo == "" {
-		return "", c.badAnswer(ctx, "debit_refund", "no refundNo")
+	if err != nil {
+		return "", unknownIfUnreadable(err)
 	}
 	return r.RefundNo, nil
 }
@@ -159,4 +217,67 @@ func (c *Client) fixedCall(ctx context.Context, op, svc, path string, body any, 
 		deviceID = "bff-server" // no customer device: the service's own call
 	}
 	return c.serviceCall(ctx, callSpec{op: op, svc: svc, pathWithQuery: path, externalID: externalID}, body, customerToken, deviceID)
+}
+
+// NewReference returns a reference for a payment or refund: 32 hex characters of 128 random
+// bits, a valid partnerReferenceNo, partnerRefundNo and X-EXTERNAL-ID (alphanumeric, at most 36).
+func NewReference() string { return randomID() }
+
+// NotifyPath is the path of the notification URL configured with Midtrans for direct debit
+// (midtrans-client's README: /v1.0/debit/notify); the signature covers it.
+const NotifyPath = "/v1.0/debit/notify"
+
+// Notification is a payment notification whose signature verified.
+type Notification struct {
+	PartnerReferenceNo string
+	ReferenceNo        string
+	Amount             int64 // minor units
+	Currency           string
+	State              domain.PaymentState // "" while the transaction is still open
+	Status             string              // latestTransactionStatus, as received
+}
+
+// VerifyNotification checks a payment notification as Midtrans signs it: X-SIGNATURE is
+// SHA256withRSA, with the provider's key, over POST:path:lowerhex(SHA256(minified body)):X-TIMESTAMP
+// (midtrans-client 1.4.3, SnapBi.isWebhookNotificationVerified), and X-TIMESTAMP must be within
+// maxSkew of now (assumption: the page names no window; 5 minutes by default in the service).
+// Refusals are KindUnauthenticated notification_refused; a body without the documented
+// members is KindInvalid naming the member.
+func VerifyNotification(key *rsa.PublicKey, maxSkew time.Duration, now time.Time, path string, body []byte, timestamp, signature string) (Notification, error) {
+	refused := func(why string) error {
+		return domain.E(domain.KindUnauthenticated, domain.CodeNotificationRefused, why, nil)
+	}
+	ts, err := snapsig.ParseTimestamp(timestamp)
+	if err != nil {
+		return Notification{}, refused("X-TIMESTAMP missing or malformed")
+	}
+	if d := now.Sub(ts); d > maxSkew || d < -maxSkew {
+		return Notification{}, refused("stale X-TIMESTAMP")
+	}
+	sts, err := snapsig.NotificationStringToSign(path, body, timestamp)
+	if err != nil || key == nil || !snapsig.VerifyAsymmetric(key, sts, signature) {
+		return Notification{}, refused("X-SIGNATURE does not verify")
+	}
+	var b struct {
+		OriginalPartnerReferenceNo string `json:"originalPartnerReferenceNo"`
+		OriginalReferenceNo        string `json:"originalReferenceNo"`
+		Amount                     struct {
+			Value    string `json:"value"`
+			Currency string `json:"currency"`
+		} `json:"amount"`
+		LatestTransactionStatus string `json:"latestTransactionStatus"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil || b.OriginalPartnerReferenceNo == "" {
+		return Notification{}, domain.Invalid("originalPartnerReferenceNo", "missing")
+	}
+	amount, err := domain.ParseMinor(b.Amount.Value)
+	if err != nil {
+		return Notification{}, domain.Invalid("amount.value", "not an amount with two decimals")
+	}
+	state, known := debitState(b.LatestTransactionStatus)
+	if !known {
+		return Notification{}, domain.Invalid("latestTransactionStatus", "unknown")
+	}
+	return Notification{PartnerReferenceNo: b.OriginalPartnerReferenceNo, ReferenceNo: b.OriginalReferenceNo, Amount: amount,
+		Currency: b.Amount.Currency, State: state, Status: b.LatestTransactionStatus}, nil
 }

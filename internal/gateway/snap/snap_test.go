@@ -322,3 +322,73 @@ func TestB2BTokenWithoutRedis(t *testing.T) {
 		t.Fatalf("a SNAP call without Redis: %v", err)
 	}
 }
+
+// The direct-debit answers: a refusal is a refusal, and whatever says our own earlier attempt
+// may have arrived (a reused X-EXTERNAL-ID or partnerReferenceNo, an answer that cannot be
+// read) is an unknown outcome, never a refusal (the payment could have been charged).
+func TestDirectDebitAnswers(t *testing.T) {
+	ctx := context.Background()
+	charge := func(t *testing.T, f *fixture, c *Client) error {
+		customer := f.bind(t, c, "81233330000")
+		inq, err := c.Inquire(ctx, customer, "dev1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Charge(ctx, Charge{PartnerReferenceNo: NewReference(), ExternalID: NewReference(), CustomerToken: customer,
+			DeviceID: "dev1", PayOption: "GOPAY_WALLET", OptionToken: inq.Options[0].Token, Amount: 1500000, Currency: "IDR",
+			ValidUpTo: time.Now().Add(time.Minute)})
+		return err
+	}
+	for _, tt := range []struct {
+		code     string
+		wantKind domain.Kind
+		wantCode string
+	}{
+		{"4035414", domain.KindUnprocessable, domain.CodeInsufficientBalance},
+		{"4035405", domain.KindUnprocessable, domain.CodePaymentDeclined},
+		{"4095400", domain.KindUnavailable, domain.CodeUpstreamUnavailable},
+		{"4095401", domain.KindUnavailable, domain.CodeUpstreamUnavailable},
+		{"4005401", domain.KindUpstream, domain.CodeUpstreamRejected},
+	} {
+		t.Run(tt.code, func(t *testing.T) {
+			f := newFixture(t)
+			c, _ := f.client(t)
+			f.sb.SetFault(sandbox.OpSNAPDebit, sandbox.Fault{ResponseCode: tt.code})
+			if de := domain.As(charge(t, f, c)); de.Kind != tt.wantKind || de.Code != tt.wantCode {
+				t.Fatalf("%s became %v %q, want %v %q", tt.code, de.Kind, de.Code, tt.wantKind, tt.wantCode)
+			}
+		})
+	}
+	t.Run("Unreadable", func(t *testing.T) {
+		f := newFixture(t)
+		sb := f.sb.Handler()
+		odd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1.0/debit/payment-host-to-host" { // a success without the referenceNo
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"responseCode":"2005400","responseMessage":"Successful"}`))
+				return
+			}
+			sb.ServeHTTP(w, r)
+		}))
+		t.Cleanup(odd.Close)
+		c, _ := f.client(t, func(o *Options) { o.BaseURL = odd.URL })
+		if de := domain.As(charge(t, f, c)); de.Kind != domain.KindUnavailable {
+			t.Fatalf("an unreadable answer to a charge became %v %q, want an unknown outcome", de.Kind, de.Code)
+		}
+	})
+	t.Run("StatusNotFoundIsNotAnError", func(t *testing.T) {
+		f := newFixture(t)
+		c, _ := f.client(t)
+		if st, err := c.DebitStatus(ctx, NewReference(), NewReference()); err != nil || st.Found {
+			t.Fatalf("%+v %v", st, err)
+		}
+	})
+	t.Run("LinkingCodesStayLinkingCodes", func(t *testing.T) {
+		f := newFixture(t)
+		c, _ := f.client(t)
+		f.sb.SetFault(sandbox.OpSNAPInquiry, sandbox.Fault{ResponseCode: "4040801"})
+		if de := domain.As(func() error { _, err := c.SwapLegacy(ctx, "enabled-1", "dev1"); return err }()); de.Code == domain.CodePaymentNotFound {
+			t.Fatal("an inquiry's 404 was read as a payment's")
+		}
+	})
+}
