@@ -140,8 +140,9 @@ async function renderBankAccounts() {
     b.textContent = "Unlink";
     action(b, async () => {
       await api("DELETE", `/v1/bank-accounts/${a.id}`);
-      notice(`Unlinked ${a.bank_code.toUpperCase()} ${a.masked_account_number}.`);
       await renderBankAccounts();
+      // The notice comes last: it says the page shows the outcome.
+      notice(`Unlinked ${a.bank_code.toUpperCase()} ${a.masked_account_number}.`);
     });
     return item(`${a.bank_code.toUpperCase()} ${a.masked_account_number} · ${a.bank_account_name}`, b);
   });
@@ -252,8 +253,8 @@ action($("problem-close"), async () => {});
 
 action($("bank-form"), async () => {
   const { body } = await linkAccount(await accountToken(), randomId());
-  notice(`Linked ${body.bank_code.toUpperCase()} ${body.masked_account_number}.`);
   await renderBankAccounts();
+  notice(`Linked ${body.bank_code.toUpperCase()} ${body.masked_account_number}.`);
 });
 
 // A double tap sends the same request twice with one Request-Id, the second as a retry after
@@ -277,8 +278,8 @@ action($("gopay-form"), async () => {
 action($("gopay-refresh"), async () => renderOptions(true));
 action($("gopay-unlink"), async () => {
   await api("DELETE", "/v1/gopay-link", { headers: gopayHeaders });
-  notice("GoPay unlinked.");
   await renderGoPay();
+  notice("GoPay unlinked.");
 });
 action($("gopay-end"), async () => {
   // The customer ends the link from the GoPay app; the next refresh finds out.
