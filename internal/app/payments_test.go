@@ -116,6 +116,9 @@ func TestPaymentLifecycle(t *testing.T) {
 			t.Fatalf("after one refund sent twice GoPay refunded %d sen, want 500000", d.Refunded)
 		}
 	}
+	// The same refund reference for another amount, under a Request-Id of its own: refused.
+	problem(t, in.do("POST", "/internal/v1/payments/"+id+"/refund", `{"refund_reference":"r1","amount":{"value":"6000.00","currency":"IDR"}}`,
+		append(p.internal, "Request-Id", "refund-r1-other")...), 422, "idempotency_key_reused", "refund_reference")
 	problem(t, p.refund(id, "r2", "10001.00"), 422, "refund_exceeds_payment", "amount")
 	if f := p.refund(id, "r3", "10000.00"); f.status != 201 || f.json(t)["state"] != "succeeded" {
 		t.Fatalf("the rest: %d %s", f.status, f.body)
