@@ -106,13 +106,12 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 	if errors.Is(err, redis.Nil) {
 		c := &Claim{store: s, key: rkey, value: string(value), fingerprint: fingerprint}
 		old, lerr := legacy.Result()
-		switch {
-		case errors.Is(lerr, redis.Nil):
+		if lerr != nil {
+			// No old record, or it could not be read: the claim stands. (On a Redis Cluster the
+			// old key lives on another node; failing closed on its read doubled the 503s a slow
+			// node causes, for a record that exists only while a rollout is under way.)
 			c.renew(context.WithoutCancel(ctx))
 			return c, nil, nil
-		case lerr != nil:
-			_ = c.swap(context.WithoutCancel(ctx), "", 0)
-			return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, lerr)
 		}
 		// The older release's record decides; the claim just taken is given back.
 		if err := c.swap(context.WithoutCancel(ctx), "", 0); err != nil {
