@@ -111,7 +111,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 			// old key lives on another node; failing closed on its read doubled the 503s a slow
 			// node causes, for a record that exists only while a rollout is under way.)
 			c.renew(context.WithoutCancel(ctx))
-			return c, nil, nil
+			return c, nil, nil //nolint:nilerr // deliberate, as above
 		}
 		// The older release's record decides; the claim just taken is given back.
 		if err := c.swap(context.WithoutCancel(ctx), "", 0); err != nil {
