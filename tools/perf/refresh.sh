@@ -6,7 +6,8 @@
 #
 #   go build -o /tmp/bff ./cmd/server && tools/perf/refresh.sh now /tmp/bff
 #
-# Env: ROUNDS (3), DURATION (5s), USERS (52).
+# Env: ROUNDS (3), DURATION (5s), USERS (52); SANDBOX=process puts the sandbox in its own
+# process (lib.sh), so the service's CPU no longer counts the sandbox's answer to the inquiry.
 set -euo pipefail
 tag=$1 bin=$(realpath "$2")
 export PAYMENT_OPTIONS_MAX_AGE=0
@@ -31,5 +32,6 @@ for i in range(400000):
 PY
 echo "== $tag payment options, refresh due, $users users round robin"
 cd "$perf"
+[ -z "$sandbox_pid" ] || export SANDBOX_PID=$sandbox_pid
 SERVICE_PID=$pid PG_PID=$(head -1 /var/run/postgresql/*.pid | grep -m1 -E '^[0-9]+$') REDIS_PID=$(pgrep -f 'redis-server 127.0.0.1:6379' | head -1) \
   TARGETS=$dev/targets ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5s} ./pair.sh $api/internal/v1/users 2>&1 | tail -4
