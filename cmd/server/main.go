@@ -24,6 +24,7 @@ import (
 	"github.com/gopay-miniapp/bff/internal/app"
 	"github.com/gopay-miniapp/bff/internal/buildinfo"
 	"github.com/gopay-miniapp/bff/internal/config"
+	"github.com/gopay-miniapp/bff/internal/gcpolicy"
 	"github.com/gopay-miniapp/bff/internal/logging"
 	"github.com/gopay-miniapp/bff/internal/repo"
 	"github.com/gopay-miniapp/bff/internal/tracing"
@@ -84,6 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
 		log.Info("starting", zap.String("version", bi.Version), zap.String("commit", bi.Commit), zap.String("go", bi.GoVersion))
 		log.Info("configuration", cfg.LogFields()...)
+		gc := gcpolicy.Apply(getenv)
+		log.Info("garbage collector", zap.Int("gogc", gc.Percent), zap.String("gogc_from", gc.PercentFrom),
+			zap.Int64("memory_limit_bytes", gc.MemoryLimit), zap.String("memory_limit_from", gc.LimitFrom))
 		a, err := app.New(ctx, cfg, log)
 		if err != nil {
 			return err

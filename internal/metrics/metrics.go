@@ -5,6 +5,7 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"regexp"
 )
 
 // Upstream call outcomes, the values of the outcome label.
@@ -116,7 +117,11 @@ func New() *Metrics {
 	}
 	reg.MustRegister(m.Payments.Transitions, m.Payments.Notifications, m.Payments.Unsettled)
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.UpstreamRequests, m.UpstreamDuration, m.Idempotency, m.Coalesced, m.TokenRequests, m.RateLimit, m.LinkCache, m.UpstreamCircuit, m.StaleOptions,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			// What the collector costs (the CPU classes: gc, scavenge, user, idle) and the
+			// settings that pace it (internal/gcpolicy): the trade an operator tunes with GOGC.
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/|^/gc/gogc:|^/gc/gomemlimit:`)},
+		)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector())
 	return m
 }
