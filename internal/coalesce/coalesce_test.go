@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/testenv"
@@ -103,4 +104,42 @@ func FuzzDecodeOutcome(f *testing.F) {
 			t.Fatalf("invalid domain error from %q: %+v", raw, de)
 		}
 	})
+}
+
+// Commands a run defers go out in the runner's closing round trip: they are sent once the run
+// returns (not before), their results reach the run's after funcs, and outside a run Defer
+// refuses so the caller sends them itself.
+func TestDeferredCommandsRideOnTheClosingRoundTrip(t *testing.T) {
+	_, rdb, prefix := testenv.Redis(t)
+	g := New(rdb, prefix, 5*time.Second, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"operation", "role"}))
+	ctx := context.Background()
+	key := prefix + "deferred"
+	var sentDuringRun bool
+	var result string
+	err := g.Do(ctx, "op", "k", func(ctx context.Context) error {
+		ok := Defer(ctx, func(p redis.Pipeliner) func() {
+			cmd := p.Set(ctx, key, "v", time.Minute)
+			return func() { result = cmd.Val() }
+		})
+		if !ok {
+			t.Error("Defer inside a run refused")
+		}
+		sentDuringRun = rdb.Exists(ctx, key).Val() != 0
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sentDuringRun {
+		t.Error("the deferred command went out before the run ended")
+	}
+	if got := rdb.Get(ctx, key).Val(); got != "v" {
+		t.Errorf("deferred SET not sent: %q", got)
+	}
+	if result != "OK" {
+		t.Errorf("after func saw %q, want the command's result OK", result)
+	}
+	if Defer(ctx, func(redis.Pipeliner) func() { return nil }) {
+		t.Error("Defer outside a run accepted a command nobody will send")
+	}
 }

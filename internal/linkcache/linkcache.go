@@ -26,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/gopay-miniapp/bff/internal/coalesce"
 	"github.com/gopay-miniapp/bff/internal/domain"
 	"github.com/gopay-miniapp/bff/internal/service"
 )
@@ -175,7 +176,20 @@ func (s *Store) changed(ctx context.Context, userID uuid.UUID) {
 		return
 	}
 	s.forget(userID)
-	if err := s.rdb.Publish(context.WithoutCancel(ctx), s.channel, s.origin+" "+userID.String()).Err(); err != nil {
+	ctx, msg := context.WithoutCancel(ctx), s.origin+" "+userID.String()
+	// A refresh writes inside a coalesced run, which ends with a Redis round trip of its own:
+	// the message rides on it.
+	if coalesce.Defer(ctx, func(p redis.Pipeliner) func() {
+		cmd := p.Publish(ctx, s.channel, msg)
+		return func() { s.published(cmd.Err()) }
+	}) {
+		return
+	}
+	s.published(s.rdb.Publish(ctx, s.channel, msg).Err())
+}
+
+func (s *Store) published(err error) {
+	if err != nil {
 		// Other instances keep what they read for at most TTL; that is the bound, not this message.
 		s.events.WithLabelValues("publish_failed").Inc()
 		s.log.Debug("linkcache: publish failed", zap.Error(err))
