@@ -24,6 +24,12 @@ func TestUUIDScansFromItsBytes(t *testing.T) {
 	if err := plan.Scan(nil, &got); err == nil {
 		t.Error("NULL scanned into *uuid.UUID without an error")
 	}
+	if err := plan.Scan(want[:15], &got); err == nil {
+		t.Error("15 bytes scanned into *uuid.UUID without an error")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { m.PlanScan(pgtype.UUIDOID, pgtype.BinaryFormatCode, &got) }); allocs != 0 {
+		t.Errorf("%.0f allocations per plan, want 0 (pgx plans each column of each query)", allocs)
+	}
 	text := m.PlanScan(pgtype.UUIDOID, pgtype.TextFormatCode, &got)
 	if err := text.Scan([]byte(want.String()), &got); err != nil || got != want {
 		t.Fatalf("text scan: %v, %v", got, err)
