@@ -3,9 +3,10 @@
 package metrics
 
 import (
+	"regexp"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"regexp"
 )
 
 // Upstream call outcomes, the values of the outcome label.

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -40,7 +41,7 @@ func run(dbURL, redisURL string, n int, pace time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer admin.Close(ctx)
+	defer func() { _ = admin.Close(ctx) }()
 	db := fmt.Sprintf("rtfloor_%d", os.Getpid())
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		return err
@@ -55,7 +56,7 @@ func run(dbURL, redisURL string, n int, pace time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer pg.Close(ctx)
+	defer func() { _ = pg.Close(ctx) }()
 	// The shape of the service's writes: a uuid-less bigserial row with a unique key, upserted.
 	if _, err := pg.Exec(ctx, `CREATE TABLE t (id bigserial PRIMARY KEY, k text UNIQUE, v bytea, at timestamptz)`); err != nil {
 		return err
@@ -65,7 +66,7 @@ func run(dbURL, redisURL string, n int, pace time.Duration) error {
 		return err
 	}
 	rdb := redis.NewClient(opt)
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	prefix := fmt.Sprintf("rtfloor:%d:", os.Getpid())
 	defer func() {
 		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
@@ -126,7 +127,7 @@ func run(dbURL, redisURL string, n int, pace time.Duration) error {
 		for range n {
 			time.Sleep(pace)
 			t := time.Now()
-			if err := s.fn(); err != nil && err != redis.Nil {
+			if err := s.fn(); err != nil && !errors.Is(err, redis.Nil) {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
 			d = append(d, time.Since(t))
