@@ -10,12 +10,11 @@
 //
 // The memory limit makes that safe in a container: from the cgroup's limit (90 % of it), the
 // collector works harder as the heap nears it instead of the pod being killed. Both follow
-// Go's own settings when the operator gives them: GOGC and GOMEMLIMIT win (AUTOMEMLIMIT=off
-// turns the limit off).
+// Go's own settings when the operator gives them: GOGC and GOMEMLIMIT win (GOMEMLIMIT=off: no
+// limit).
 package gcpolicy
 
 import (
-	"log/slog"
 	"math"
 	"runtime/debug"
 
@@ -24,6 +23,14 @@ import (
 
 // DefaultPercent is GOGC when the environment does not set it.
 const DefaultPercent = 400
+
+// limitRatio leaves room under the container's limit for what the Go runtime does not count
+// (thread stacks outside the heap, cgo, the page cache charged to the cgroup).
+const limitRatio = 0.9
+
+// containerLimit reads the container's memory limit (cgroup v1 or v2): the one piece of
+// automemlimit used here; tests replace it.
+var containerLimit = memlimit.FromCgroup
 
 // Policy is what Apply left in force, for the start-up log.
 type Policy struct {
@@ -34,8 +41,8 @@ type Policy struct {
 }
 
 // Apply sets the collector's pace and memory limit unless the environment already does.
-// Limit errors (no cgroup, an unreadable one) leave the process without a limit, as Go's
-// default is; they are not fatal.
+// Without a readable cgroup limit (no container, no limit, an unreadable one) the process has
+// no limit, as Go's default is; that is not an error.
 func Apply(getenv func(string) string) Policy {
 	p := Policy{Percent: DefaultPercent, PercentFrom: "default", LimitFrom: "none"}
 	if v := getenv("GOGC"); v != "" {
@@ -45,17 +52,13 @@ func Apply(getenv func(string) string) Policy {
 	} else {
 		debug.SetGCPercent(DefaultPercent)
 	}
-	if getenv("GOMEMLIMIT") != "" {
+	if getenv("GOMEMLIMIT") != "" { // the runtime has parsed it ("off" included)
 		p.LimitFrom, p.MemoryLimit = "GOMEMLIMIT", debug.SetMemoryLimit(-1)
 		return p
 	}
-	limit, err := memlimit.Set(
-		memlimit.WithProvider(memlimit.FromCgroup),
-		memlimit.WithRatio(0.9),
-		memlimit.WithLogger(slog.New(slog.DiscardHandler)), // our caller logs the outcome
-	)
-	if err == nil && limit > 0 && limit != math.MaxInt64 {
-		p.LimitFrom, p.MemoryLimit = "cgroup", limit
+	if limit, err := containerLimit(); err == nil && limit > 0 && limit < math.MaxInt64 {
+		p.LimitFrom, p.MemoryLimit = "cgroup", int64(float64(limit)*limitRatio)
+		debug.SetMemoryLimit(p.MemoryLimit)
 	}
 	return p
 }

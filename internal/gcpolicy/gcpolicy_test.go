@@ -3,6 +3,8 @@ package gcpolicy
 import (
 	"runtime/debug"
 	"testing"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 )
 
 // These tests change process-wide runtime settings, so none of them runs in parallel, and each
@@ -41,5 +43,28 @@ func TestOperatorSettingsWin(t *testing.T) {
 	}
 	if p != (Policy{Percent: 150, PercentFrom: "GOGC", MemoryLimit: 64 << 20, LimitFrom: "GOMEMLIMIT"}) {
 		t.Errorf("policy = %+v", p)
+	}
+}
+
+// In a container with a memory limit, the collector's limit is 90 % of it; without one (or
+// outside a container) there is none, as with Go's default.
+func TestMemoryLimitFollowsTheContainer(t *testing.T) {
+	keepRuntime(t)
+	defer func(f memlimit.Provider) { containerLimit = f }(containerLimit)
+
+	containerLimit = memlimit.Limit(256 << 20)
+	p := Apply(env(nil))
+	want := int64(256<<20) * 9 / 10
+	if got := debug.SetMemoryLimit(-1); got < want-1 || got > want+1 {
+		t.Errorf("memory limit in force = %d, want 90%% of 256 MiB (%d)", got, want)
+	}
+	if p.LimitFrom != "cgroup" || p.MemoryLimit != debug.SetMemoryLimit(-1) {
+		t.Errorf("policy = %+v", p)
+	}
+
+	debug.SetMemoryLimit(1 << 62)
+	containerLimit = func() (uint64, error) { return 0, memlimit.ErrNoCgroup }
+	if p := Apply(env(nil)); p.LimitFrom != "none" || p.MemoryLimit != 0 {
+		t.Errorf("outside a container: policy = %+v", p)
 	}
 }
