@@ -287,10 +287,9 @@ func (c *Client) translate(ctx context.Context, op, svc string, status int, r re
 	if len(code) != 7 || code[3:5] != svc {
 		return c.badAnswer(ctx, op, fmt.Sprintf("responseCode %q is not of service %s", code, svc))
 	}
-	l := logging.From(ctx, c.o.Log).With(zap.String("operation", op), zap.String("response_code", code),
-		zap.String("response_message", r.ResponseMessage))
-	rejected := func(why string) error {
-		l.Error("SNAP rejected our request: " + why)
+	rejected := func(why string) error { // the logger is built here: most answers are successes
+		logging.From(ctx, c.o.Log).Error("SNAP rejected our request: "+why, zap.String("operation", op),
+			zap.String("response_code", code), zap.String("response_message", r.ResponseMessage))
 		return domain.E(domain.KindUpstream, domain.CodeUpstreamRejected,
 			"the payment provider rejected this service's request", fmt.Errorf("snap %s: %s %s", op, code, r.ResponseMessage))
 	}
