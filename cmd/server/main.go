@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: server [migrate up|down | version | dev-credentials]\n\n%s", config.Usage())
+		fmt.Fprintf(stderr, "Usage: server [migrate up|down | version | dev-credentials]\n\n%s\n%s", config.Usage(), gcpolicy.Usage)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -28,7 +28,7 @@ func TestHelpListsVariables(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, want := range []string{"migrate up|down", "version", "HTTP_ADDR", "GOPAY_CLIENT_SECRET", "ENCRYPTION_KEYS",
-		"Upstream mode (any upstream URL set) requires all of", "CARD_WEBVIEW_BASE_URL, PUBLIC_BASE_URL"} {
+		"Upstream mode (any upstream URL set) requires all of", "CARD_WEBVIEW_BASE_URL, PUBLIC_BASE_URL", "GOGC ", "default 400 here", "GOMEMLIMIT ", "default 90% of the container's"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}

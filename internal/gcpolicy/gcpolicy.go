@@ -15,6 +15,7 @@
 package gcpolicy
 
 import (
+	"fmt"
 	"math"
 	"runtime/debug"
 
@@ -31,6 +32,12 @@ const limitRatio = 0.9
 // containerLimit reads the container's memory limit (cgroup v1 or v2): the one piece of
 // automemlimit used here; tests replace it.
 var containerLimit = memlimit.FromCgroup
+
+// Usage describes the two Go runtime variables as this service uses them, for -help.
+var Usage = fmt.Sprintf(`Go runtime (read by Go itself; the defaults here differ from Go's):
+  GOGC                       how far the heap grows between collections, in %% of what is live (default %d here; Go's is 100)
+  GOMEMLIMIT                 soft memory limit, e.g. 200MiB, or off (default %.0f%% of the container's cgroup memory limit; none outside one)
+`, DefaultPercent, limitRatio*100)
 
 // Policy is what Apply left in force, for the start-up log.
 type Policy struct {
