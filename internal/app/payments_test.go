@@ -92,8 +92,8 @@ func TestPaymentLifecycle(t *testing.T) {
 	// The sandbox's notification arrives, verifies, and changes nothing (already succeeded).
 	testenv.Eventually(t, func() bool {
 		n := in.app.Sandbox.Notifications()
-		return len(n) == 2 && n[0].Status == 200 && n[1].Status == 200
-	}, "the settlement notification, sent twice, acknowledged twice")
+		return len(n) == 2 && n[0].Acknowledged && n[1].Acknowledged
+	}, "the settlement notification, sent twice, acknowledged twice (2005600 and X-TIMESTAMP, as the page documents)")
 	if got := counter(t, "bff_payment_notifications_total", map[string]string{"outcome": "duplicate"}, in); got != 1 {
 		t.Fatalf("duplicates counted %v, want 1", got)
 	}
@@ -428,5 +428,37 @@ func TestPINAndNotifications(t *testing.T) {
 		if got := counter(t, "bff_payment_notifications_total", map[string]string{"outcome": outcome}, in); got != want {
 			t.Errorf("bff_payment_notifications_total{outcome=%q} = %v, want %v", outcome, got, want)
 		}
+	}
+
+	// As the page makes it: only GoPay's originalReferenceNo and the status are mandatory, and its
+	// sample has no amount. A notification naming a waiting payment by GoPay's reference alone
+	// settles it; one whose ids or amount are not that payment's is refused, naming the member.
+	signed := func(body string) sandbox.SentNotification { return sb.SignNotification([]byte(body), time.Now()) }
+	x := p.pay("pin-0003", "order-pin-3", "GOPAY_WALLET", "1200000.00").json(t)["id"].(string)
+	var xRef, xPartner string
+	for pr, d := range sb.Debits() {
+		if pr != partnerRef && d.Amount == 120000000 {
+			xRef, xPartner = d.ReferenceNo, pr
+		}
+	}
+	if xRef == "" {
+		t.Fatal("the third payment is not at the sandbox")
+	}
+	problem(t, deliver(signed(`{"latestTransactionStatus":"00","originalPartnerReferenceNo":"`+xPartner+`","originalReferenceNo":"someone-else"}`)),
+		400, "invalid_request", "originalReferenceNo")
+	problem(t, deliver(signed(`{"amount":{"currency":"IDR","value":"1.00"},"latestTransactionStatus":"00","originalReferenceNo":"`+xRef+`"}`)),
+		400, "invalid_request", "amount")
+	problem(t, deliver(signed(`{"latestTransactionStatus":"00","originalReferenceNo":"not-ours"}`)), 404, "payment_not_found", "")
+	if s := p.get(x)["state"]; s != "requires_action" {
+		t.Fatalf("a refused notification changed the payment: %v", s)
+	}
+	if _, ok := sb.ConfirmPIN(xRef, true); !ok {
+		t.Fatal("PIN not awaited")
+	}
+	if r := deliver(signed(`{"latestTransactionStatus":"00","originalReferenceNo":"` + xRef + `"}`)); r.status != 200 || r.header.Get("X-TIMESTAMP") == "" {
+		t.Fatalf("by GoPay's reference alone: %d %s (X-TIMESTAMP %q)", r.status, r.body, r.header.Get("X-TIMESTAMP"))
+	}
+	if s := p.get(x)["state"]; s != "succeeded" {
+		t.Fatalf("a notification by GoPay's reference alone did not settle the payment: %v", s)
 	}
 }

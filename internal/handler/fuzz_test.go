@@ -158,7 +158,7 @@ func (unreachablePayments) Create(context.Context, domain.Payment) (domain.Payme
 func (unreachablePayments) Get(context.Context, uuid.UUID) (domain.Payment, error) {
 	return domain.Payment{}, errUnreachable
 }
-func (unreachablePayments) ByPartnerReference(context.Context, string) (domain.Payment, error) {
+func (unreachablePayments) ByNotification(context.Context, string, string, string) (domain.Payment, error) {
 	return domain.Payment{}, errUnreachable
 }
 func (unreachablePayments) ForUser(context.Context, uuid.UUID, int) ([]domain.Payment, error) {

@@ -11,16 +11,13 @@ import (
 	"github.com/gopay-miniapp/bff/internal/service"
 )
 
-// notifyPath is where the provider posts payment notifications.
-const notifyPath = service.NotifyPath
-
 type rawBodyKey struct{}
 
 // notificationBody hands the notification route its body as it arrived: the signature is over
 // those bytes (minified), not over a re-encoding of what was decoded.
 func notificationBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if c.Path() == notifyPath {
+		if c.Path() == service.NotifyPath {
 			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), rawBodyKey{}, bodyOf(c))))
 		}
 		return next(c)
@@ -169,14 +166,11 @@ func (s *server) GetMyPayment(ctx context.Context, req api.GetMyPaymentRequestOb
 
 func (s *server) PaymentNotification(ctx context.Context, req api.PaymentNotificationRequestObject) (api.PaymentNotificationResponseObject, error) {
 	raw, _ := ctx.Value(rawBodyKey{}).([]byte)
-	duplicate, err := s.payments.Notify(ctx, service.Notification{Path: notifyPath, Body: raw,
+	ack, err := s.payments.Notify(ctx, service.Notification{Path: service.NotifyPath, Body: raw,
 		Timestamp: req.Params.XTIMESTAMP, Signature: req.Params.XSIGNATURE})
 	if err != nil {
 		return nil, err
 	}
-	msg := "Successful"
-	if duplicate {
-		msg = "Successful (already processed)"
-	}
-	return api.PaymentNotification200JSONResponse{ResponseCode: "2005600", ResponseMessage: msg}, nil
+	return api.PaymentNotification200JSONResponse{Body: api.SNAPAck{ResponseCode: ack.ResponseCode, ResponseMessage: ack.ResponseMessage},
+		Headers: api.PaymentNotification200ResponseHeaders{XTIMESTAMP: ack.Timestamp}}, nil
 }

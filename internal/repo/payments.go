@@ -85,10 +85,20 @@ func (r *Payments) Get(ctx context.Context, id uuid.UUID) (_ domain.Payment, err
 	return p, notFoundPayment(err)
 }
 
-// ByPartnerReference returns the payment a notification names.
-func (r *Payments) ByPartnerReference(ctx context.Context, ref string) (_ domain.Payment, err error) {
-	defer wrap(&err, "repo.Payments.ByPartnerReference")
-	p, err := scanPayment(r.pool.QueryRow(ctx, `SELECT `+paymentFields+` FROM payments WHERE partner_reference_no = $1`, ref))
+// ByNotification returns the payment a notification names, by the first of its ids it carries:
+// our partnerReferenceNo, the charge's X-EXTERNAL-ID, GoPay's referenceNo (each indexed).
+func (r *Payments) ByNotification(ctx context.Context, partnerReferenceNo, externalID, referenceNo string) (_ domain.Payment, err error) {
+	defer wrap(&err, "repo.Payments.ByNotification")
+	column, id := "provider_reference_no", referenceNo
+	switch {
+	case partnerReferenceNo != "":
+		column, id = "partner_reference_no", partnerReferenceNo
+	case externalID != "":
+		column, id = "external_id", externalID
+	case referenceNo == "":
+		return domain.Payment{}, domain.PaymentNotFound()
+	}
+	p, err := scanPayment(r.pool.QueryRow(ctx, `SELECT `+paymentFields+` FROM payments WHERE `+column+` = $1`, id))
 	return p, notFoundPayment(err)
 }
 

@@ -7,11 +7,11 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -71,6 +71,7 @@ type debit struct {
 	refunded                            int64
 	refunds                             map[string]map[string]any // partnerRefundNo -> answer
 	returnURL                           string
+	createdAt                           time.Time
 }
 
 type replayed struct {
@@ -85,6 +86,11 @@ type SentNotification struct {
 	Timestamp string
 	Signature string
 	Status    int // what the server answered; 0 if it was not sent
+	// Acknowledged: the answer is the one the Payment Notification API page documents
+	// (docs.midtrans.com/reference/payment-notification-api): 2xx, responseCode 2005600 and an
+	// X-TIMESTAMP header. (What Midtrans does with any other answer, beyond sending again, the
+	// page does not say.)
+	Acknowledged bool
 }
 
 func (s *Sandbox) debitRoutes(mux *http.ServeMux) {
@@ -99,7 +105,7 @@ func (s *Sandbox) debitRoutes(mux *http.ServeMux) {
 		for _, n := range s.Notifications() {
 			var body map[string]any
 			_ = json.Unmarshal(n.Body, &body)
-			out = append(out, map[string]any{"body": body, "x_timestamp": n.Timestamp, "answered": n.Status})
+			out = append(out, map[string]any{"body": body, "x_timestamp": n.Timestamp, "answered": n.Status, "acknowledged": n.Acknowledged})
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
@@ -212,7 +218,7 @@ func (s *Sandbox) snapDebit(w http.ResponseWriter, c snapCall) {
 	}
 	d := &debit{referenceNo: "A1" + strings.ToUpper(randomToken(12)), partnerRef: req.PartnerReferenceNo, externalID: c.externalID,
 		customer: cust, option: pod.PayOption, amount: amount, currency: "IDR", refunds: map[string]map[string]any{},
-		returnURL: returnURLOf(req.URLParam)}
+		returnURL: returnURLOf(req.URLParam), createdAt: s.opts.Now()}
 	s.debits[d.partnerRef] = d
 	s.debitsByRef[d.referenceNo] = d
 	body := snapAnswer("2005400", "Successful")
@@ -512,14 +518,24 @@ func (s *Sandbox) Notifications() []SentNotification {
 	return append([]SentNotification(nil), s.sent...)
 }
 
-// notificationBody is the payment notification Midtrans posts (midtrans-client's README
-// sample: originalPartnerReferenceNo, originalReferenceNo, merchantId, amount,
-// latestTransactionStatus, transactionStatusDesc, additionalInfo.refundHistory).
-func notificationBody(d *debit) []byte {
-	b, _ := json.Marshal(map[string]any{ // encoding/json sorts keys; compact: minified as signed
-		"originalPartnerReferenceNo": d.partnerRef, "originalReferenceNo": d.referenceNo, "merchantId": "SANDBOX",
-		"amount": money{Value: sen(d.amount), Currency: d.currency}, "latestTransactionStatus": d.status,
-		"transactionStatusDesc": statusDesc[d.status], "additionalInfo": map[string]any{"refundHistory": []any{}}})
+// notificationBody is the payment notification Midtrans posts, in the shape of the Payment
+// Notification API page's sample (docs.midtrans.com/reference/payment-notification-api):
+// createdTime, latestTransactionStatus, originalReferenceNo, finishedTime (for 00),
+// originalPartnerReferenceNo, transactionStatusDesc, originalExternalId and
+// additionalInfo.userPaymentDetails (refundHistory comes with status 04; the sandbox does not
+// notify refunds, which the refund call answers itself). No amount: the
+// page marks it optional and its sample has none, so the server must not depend on it.
+func notificationBody(d *debit, now time.Time) []byte {
+	info := map[string]any{"userPaymentDetails": []any{map[string]any{"payMethod": "gopay", "payOption": d.option}}}
+	body := map[string]any{ // encoding/json sorts keys; compact: minified as signed
+		"createdTime": snapsig.Timestamp(d.createdAt), "latestTransactionStatus": d.status, "originalReferenceNo": d.referenceNo,
+		"originalPartnerReferenceNo": d.partnerRef, "transactionStatusDesc": statusDesc[d.status],
+		"originalExternalId": d.externalID[strings.LastIndexByte(d.externalID, 0)+1:], // the key is day, partner, id
+		"additionalInfo":     info}
+	if d.status == "00" {
+		body["finishedTime"] = snapsig.Timestamp(now)
+	}
+	b, _ := json.Marshal(body)
 	return b
 }
 
@@ -542,30 +558,46 @@ func (s *Sandbox) signLocked(body []byte, t time.Time) SentNotification {
 	return SentNotification{Body: body, Timestamp: ts, Signature: sig}
 }
 
-// Deliver posts a signed notification to the server and records its answer.
-func (s *Sandbox) Deliver(ctx context.Context, n SentNotification) (int, error) {
+// Deliver posts a signed notification to the server: its HTTP status, and whether the answer
+// is the acknowledgement the page documents (see SentNotification).
+func (s *Sandbox) Deliver(ctx context.Context, n SentNotification) (status int, acknowledged bool, err error) {
 	s.mu.Lock()
 	target := s.notifyURL
 	s.mu.Unlock()
 	if target == "" {
-		return 0, fmt.Errorf("no notification URL set")
+		return 0, false, fmt.Errorf("no notification URL set")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(n.Body))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-TIMESTAMP", n.Timestamp)
 	req.Header.Set("X-SIGNATURE", n.Signature)
 	req.Header.Set("X-PARTNER-ID", "SANDBOX")
-	req.Header.Set("X-EXTERNAL-ID", randomID())
+	req.Header.Set("X-EXTERNAL-ID", numericID()) // "Numeric string", the page says
 	req.Header.Set("CHANNEL-ID", "95221")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	_ = resp.Body.Close()
-	return resp.StatusCode, nil
+	defer func() { _ = resp.Body.Close() }()
+	var ack struct {
+		ResponseCode string `json:"responseCode"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&ack)
+	acknowledged = resp.StatusCode/100 == 2 && ack.ResponseCode == "2005600" && resp.Header.Get("X-TIMESTAMP") != ""
+	return resp.StatusCode, acknowledged, nil
+}
+
+// numericID is a 20-digit numeric string, the shape of X-EXTERNAL-ID.
+func numericID() string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = '0' + b[i]%10
+	}
+	return string(b)
 }
 
 // notifyLocked posts the charge's current state, in the background, as faults say.
@@ -574,7 +606,7 @@ func (s *Sandbox) notifyLocked(d *debit) {
 	if s.notifyURL == "" || f.Drop {
 		return
 	}
-	n := s.signLocked(notificationBody(d), s.opts.Now())
+	n := s.signLocked(notificationBody(d, s.opts.Now()), s.opts.Now())
 	times := 1
 	if f.Duplicate {
 		times = 2
@@ -583,7 +615,7 @@ func (s *Sandbox) notifyLocked(d *debit) {
 		time.Sleep(f.Delay)
 		for range times {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			n.Status, _ = s.Deliver(ctx, n)
+			n.Status, n.Acknowledged, _ = s.Deliver(ctx, n)
 			cancel()
 			s.mu.Lock()
 			s.sent = append(s.sent, n)
@@ -592,8 +624,3 @@ func (s *Sandbox) notifyLocked(d *debit) {
 	}()
 }
 
-func randomID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}

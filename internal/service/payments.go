@@ -28,7 +28,7 @@ type Debits interface {
 type PaymentStore interface {
 	Create(ctx context.Context, p domain.Payment) (domain.Payment, bool, error)
 	Get(ctx context.Context, id uuid.UUID) (domain.Payment, error)
-	ByPartnerReference(ctx context.Context, ref string) (domain.Payment, error)
+	ByNotification(ctx context.Context, partnerReferenceNo, externalID, referenceNo string) (domain.Payment, error)
 	ForUser(ctx context.Context, userID uuid.UUID, limit int) ([]domain.Payment, error)
 	Advance(ctx context.Context, id uuid.UUID, o domain.PaymentOutcome, at time.Time) (domain.Payment, bool, error)
 	ClaimUnsettled(ctx context.Context, olderThan, now time.Time, limit int) ([]domain.Payment, error)
@@ -405,34 +405,43 @@ type Notification struct {
 }
 
 // Notify acts on a payment notification once: the gateway verifies it (signature, timestamp,
-// body); it must name one of our payments, for its amount; it moves the payment forward only
-// (a late "pending" never undoes a settlement). A notification already acted on is
-// acknowledged and ignored (duplicate true).
-func (p *Payments) Notify(ctx context.Context, in Notification) (duplicate bool, err error) {
+// body); it must name one of our payments, and every id and the amount it sends must be that
+// payment's; it moves the payment forward only (a late "pending" never undoes a settlement). A
+// notification already acted on is acknowledged and ignored. The answer is the gateway's
+// acknowledgement.
+func (p *Payments) Notify(ctx context.Context, in Notification) (ack snap.Ack, err error) {
 	defer domain.Wrap(&err, "Payments.Notify")
+	duplicate := false
 	defer func() { p.countNotification(duplicate, err) }()
 	n, err := snap.VerifyNotification(p.cfg.NotifyKey, p.cfg.NotifyMaxSkew, p.now(), in.Path, in.Body, in.Timestamp, in.Signature)
 	if err != nil {
-		return false, err
+		return ack, err
 	}
-	pay, err := p.store.ByPartnerReference(ctx, n.PartnerReferenceNo)
+	pay, err := p.store.ByNotification(ctx, n.PartnerReferenceNo, n.ExternalID, n.ReferenceNo)
 	if err != nil {
-		return false, err
+		return ack, err
 	}
-	if n.Amount != pay.Amount || n.Currency != pay.Currency {
-		return false, domain.Invalid("amount", "does not match the payment")
+	switch {
+	case n.ExternalID != "" && n.ExternalID != pay.ExternalID:
+		return ack, domain.Invalid("originalExternalId", "does not match the payment")
+	case pay.ProviderReferenceNo != "" && n.ReferenceNo != pay.ProviderReferenceNo:
+		return ack, domain.Invalid("originalReferenceNo", "does not match the payment")
+	case n.HasAmount && (n.Amount != pay.Amount || n.Currency != pay.Currency):
+		return ack, domain.Invalid("amount", "does not match the payment")
 	}
 	first, err := p.store.FirstNotification(ctx, in.Signature, pay.ID, n.Status, p.now().UTC())
 	switch {
 	case err != nil:
-		return false, err
+		return ack, err
 	case !first:
-		return true, nil
+		duplicate = true
 	case n.State == "" || n.State == domain.PaymentRefunded: // still open, or a refund: refunds are recorded by Refund
-		return false, nil
+	default:
+		if _, err = p.advance(ctx, pay, domain.PaymentOutcome{State: n.State, ProviderReferenceNo: n.ReferenceNo}); err != nil {
+			return ack, err
+		}
 	}
-	_, err = p.advance(ctx, pay, domain.PaymentOutcome{State: n.State, ProviderReferenceNo: n.ReferenceNo})
-	return false, err
+	return snap.NotificationAck(duplicate, p.now()), nil
 }
 
 // countNotification counts a notification by outcome: processed, duplicate, refused (its

@@ -139,8 +139,9 @@ type Status struct {
 
 // debitState maps SNAP's latestTransactionStatus to a payment state: 00 success, 01
 // initiated, 02 paying, 03 pending (waiting for the customer), 04 refunded, 05 canceled, 06
-// failed, 07 not found (SNAP standard codes, as midtrans-client's README samples and the Midtrans
-// status and notification pages show them).
+// failed, 07 not found, 08 expired and 09 rejected, both a failure to pay (SNAP standard codes,
+// as midtrans-client's README samples them; 08 and 09 are listed on Midtrans' Payment
+// Notification API page, docs.midtrans.com/reference/payment-notification-api).
 func debitState(code string) (domain.PaymentState, bool) {
 	switch code {
 	case "00":
@@ -153,7 +154,7 @@ func debitState(code string) (domain.PaymentState, bool) {
 		return domain.PaymentRefunded, true
 	case "05":
 		return domain.PaymentCanceled, true
-	case "06":
+	case "06", "08", "09":
 		return domain.PaymentFailed, true
 	}
 	return "", false
@@ -227,22 +228,32 @@ func NewReference() string { return randomID() }
 // (midtrans-client's README: /v1.0/debit/notify); the signature covers it.
 const NotifyPath = "/v1.0/debit/notify"
 
-// Notification is a payment notification whose signature verified.
+// Notification is a payment notification whose signature verified. Of the payment's ids, only
+// ReferenceNo is mandatory on the page; HasAmount says whether the optional amount was sent.
 type Notification struct {
-	PartnerReferenceNo string
-	ReferenceNo        string
+	PartnerReferenceNo string // originalPartnerReferenceNo: ours (optional)
+	ExternalID         string // originalExternalId: the charge's X-EXTERNAL-ID (optional)
+	ReferenceNo        string // originalReferenceNo: the provider's (mandatory)
+	HasAmount          bool
 	Amount             int64 // minor units
 	Currency           string
 	State              domain.PaymentState // "" while the transaction is still open
 	Status             string              // latestTransactionStatus, as received
 }
 
-// VerifyNotification checks a payment notification as Midtrans signs it: X-SIGNATURE is
-// SHA256withRSA, with the provider's key, over POST:path:lowerhex(SHA256(minified body)):X-TIMESTAMP
-// (midtrans-client 1.4.3, SnapBi.isWebhookNotificationVerified), and X-TIMESTAMP must be within
-// maxSkew of now (assumption: the page names no window; 5 minutes by default in the service).
-// Refusals are KindUnauthenticated notification_refused; a body without the documented
-// members is KindInvalid naming the member.
+// VerifyNotification checks a payment notification as Midtrans' Payment Notification API page
+// (docs.midtrans.com/reference/payment-notification-api, service 56) describes it:
+//   - X-SIGNATURE is SHA256withRSA, with the provider's key, over
+//     POST:path:lowerhex(SHA256(minified body)):X-TIMESTAMP (also midtrans-client 1.4.3,
+//     SnapBi.isWebhookNotificationVerified);
+//   - X-TIMESTAMP must be within maxSkew of now (assumption: the page names no window; 5
+//     minutes by default in the service);
+//   - latestTransactionStatus and originalReferenceNo are mandatory. originalPartnerReferenceNo,
+//     originalExternalId and amount are optional (the page's own sample has no amount); an amount
+//     that is sent must have a value with two decimals and a currency.
+//
+// Refusals are KindUnauthenticated notification_refused; a body without what the page makes
+// mandatory is KindInvalid naming the member.
 func VerifyNotification(key *rsa.PublicKey, maxSkew time.Duration, now time.Time, path string, body []byte, timestamp, signature string) (Notification, error) {
 	refused := func(why string) error {
 		return domain.E(domain.KindUnauthenticated, domain.CodeNotificationRefused, why, nil)
@@ -260,24 +271,48 @@ func VerifyNotification(key *rsa.PublicKey, maxSkew time.Duration, now time.Time
 	}
 	var b struct {
 		OriginalPartnerReferenceNo string `json:"originalPartnerReferenceNo"`
+		OriginalExternalID         string `json:"originalExternalId"`
 		OriginalReferenceNo        string `json:"originalReferenceNo"`
-		Amount                     struct {
+		Amount                     *struct {
 			Value    string `json:"value"`
 			Currency string `json:"currency"`
 		} `json:"amount"`
 		LatestTransactionStatus string `json:"latestTransactionStatus"`
 	}
-	if err := json.Unmarshal(body, &b); err != nil || b.OriginalPartnerReferenceNo == "" {
-		return Notification{}, domain.Invalid("originalPartnerReferenceNo", "missing")
-	}
-	amount, err := domain.ParseMinor(b.Amount.Value)
-	if err != nil {
-		return Notification{}, domain.Invalid("amount.value", "not an amount with two decimals")
+	if err := json.Unmarshal(body, &b); err != nil || b.OriginalReferenceNo == "" {
+		return Notification{}, domain.Invalid("originalReferenceNo", "missing")
 	}
 	state, known := debitState(b.LatestTransactionStatus)
 	if !known {
 		return Notification{}, domain.Invalid("latestTransactionStatus", "unknown")
 	}
-	return Notification{PartnerReferenceNo: b.OriginalPartnerReferenceNo, ReferenceNo: b.OriginalReferenceNo, Amount: amount,
-		Currency: b.Amount.Currency, State: state, Status: b.LatestTransactionStatus}, nil
+	n := Notification{PartnerReferenceNo: b.OriginalPartnerReferenceNo, ExternalID: b.OriginalExternalID,
+		ReferenceNo: b.OriginalReferenceNo, State: state, Status: b.LatestTransactionStatus}
+	if b.Amount != nil {
+		if n.Amount, err = domain.ParseMinor(b.Amount.Value); err != nil {
+			return Notification{}, domain.Invalid("amount.value", "not an amount with two decimals")
+		}
+		if b.Amount.Currency == "" {
+			return Notification{}, domain.Invalid("amount.currency", "missing")
+		}
+		n.HasAmount, n.Currency = true, b.Amount.Currency
+	}
+	return n, nil
+}
+
+// Ack is the answer to a notification: the body and the X-TIMESTAMP header the Payment
+// Notification API page makes mandatory.
+type Ack struct {
+	ResponseCode, ResponseMessage, Timestamp string
+}
+
+// NotificationAck acknowledges a notification received at now: 2005600 (HTTP 200, service 56,
+// case 00), the page's sample answer. A repeat is acknowledged the same way, so the provider
+// stops sending it; only the message says it was already processed.
+func NotificationAck(duplicate bool, now time.Time) Ack {
+	msg := "Request has been processed successfully"
+	if duplicate {
+		msg += " (already processed)"
+	}
+	return Ack{ResponseCode: "2005600", ResponseMessage: msg, Timestamp: snapsig.Timestamp(now)}
 }
