@@ -623,4 +623,3 @@ func (s *Sandbox) notifyLocked(d *debit) {
 		}
 	}()
 }
-
